@@ -1,0 +1,31 @@
+"""`kit env check`: drift between this Python environment and environment.yml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from kit import envcheck
+from kit.cli.common import out
+from kit.errors import KitError
+
+app = typer.Typer(help="The notebook environment (= the runtime image).", no_args_is_help=True)
+
+
+class DriftError(KitError):
+    """Installed packages differ from the image's pins."""
+
+
+@app.command()
+def check(
+    spec: Path = typer.Option(envcheck.DEFAULT_SPEC, help="environment.yml to compare with."),
+) -> None:
+    """List packages whose installed version differs from environment.yml; exit 1 if any."""
+    drifts = envcheck.check(spec)
+    if not drifts:
+        out.print(f"environment matches {spec}")
+        return
+    for d in drifts:
+        out.print(f"{d.name}: pinned {d.pinned}, installed {d.installed or 'missing'}")
+    raise DriftError(f"{len(drifts)} package(s) differ from {spec}")

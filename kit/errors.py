@@ -1,0 +1,37 @@
+"""The one exception family kit raises on purpose.
+
+The CLI turns a KitError into its message on one line and its exit code;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class KitError(Exception):
+    """An error a user can act on: the message names the file, notebook or URL."""
+
+    exit_code: int = 1
+
+
+class UsageError(KitError):
+    """Bad input: a malformed notebook, parameter, name or setting."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A setting that is missing, malformed or unknown."""
+
+
+class StorageError(KitError):
+    """Storage could not be reached or refused the request."""
+
+
+class NotFoundError(StorageError):
+    """An object, bucket, notebook or run that does not exist."""
+
+    exit_code = 2
+
+
+class PreconditionFailedError(StorageError):
+    """A generation precondition failed: someone else wrote first (HTTP 412)."""

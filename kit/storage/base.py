@@ -1,0 +1,76 @@
+"""The storage interface every backend implements, and URL helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """Metadata of one stored object. `generation` changes on every write."""
+
+    url: str
+    size: int
+    generation: int
+    updated: datetime | None = None
+    content_type: str | None = None
+
+
+class Storage(Protocol):
+    """Bytes in, bytes out, keyed by URL. Implementations: GCS and a local folder.
+
+    `if_generation_match` follows GCS: the write happens only when the
+    object's current generation equals it, 0 meaning "must not exist yet";
+    otherwise PreconditionFailedError.
+    """
+
+    def read(self, url: str) -> bytes:
+        """Return the object's bytes; NotFoundError when absent."""
+        ...
+
+    def read_info(self, url: str) -> tuple[bytes, ObjectInfo]:
+        """Return the bytes with the metadata of exactly that generation."""
+        ...
+
+    def write(
+        self,
+        url: str,
+        data: bytes,
+        *,
+        if_generation_match: int | None = None,
+        content_type: str | None = None,
+    ) -> ObjectInfo:
+        """Store bytes at url, atomically replacing any earlier object."""
+        ...
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose URL starts with prefix, recursively, in name order."""
+        ...
+
+    def exists(self, url: str) -> bool:
+        """Whether an object exists at url."""
+        ...
+
+    def stat(self, url: str) -> ObjectInfo:
+        """The object's metadata; NotFoundError when absent."""
+        ...
+
+    def delete(self, url: str) -> None:
+        """Remove the object; NotFoundError when absent."""
+        ...
+
+
+def split_gs(url: str) -> tuple[str, str]:
+    """Split gs://bucket/key into (bucket, key)."""
+    if not url.startswith("gs://"):
+        raise ValueError(f"not a gs:// URL: {url}")
+    bucket, _, key = url[len("gs://") :].partition("/")
+    return bucket, key
+
+
+def join(base: str, *parts: str) -> str:
+    """Join URL path parts with exactly one slash between them."""
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p)])

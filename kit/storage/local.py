@@ -1,0 +1,131 @@
+"""A local folder that behaves like a bucket: for file:// URLs and plain paths."""
+
+from __future__ import annotations
+
+import fcntl
+import mimetypes
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kit.errors import NotFoundError, PreconditionFailedError, StorageError
+from kit.storage.base import ObjectInfo
+
+_LOCK_NAME = ".kit-storage.lock"
+
+
+def to_path(url: str) -> Path:
+    """The filesystem path of a file:// URL or plain path."""
+    return Path(url[len("file://") :] if url.startswith("file://") else url)
+
+
+class LocalStorage:
+    """Objects are files; generation is the file's mtime in ns, kept strictly increasing.
+
+    Preconditions are made atomic with an flock on a lock file at the folder root
+    (the first existing ancestor), which serialises writers across processes.
+    """
+
+    def _info(self, url: str, path: Path) -> ObjectInfo:
+        st = path.stat()
+        return ObjectInfo(
+            url=url,
+            size=st.st_size,
+            generation=st.st_mtime_ns,
+            updated=datetime.fromtimestamp(st.st_mtime, UTC),
+            content_type=mimetypes.guess_type(path.name)[0],
+        )
+
+    @contextmanager
+    def _locked(self, path: Path) -> Iterator[None]:
+        anchor = path.parent
+        while not anchor.exists() and anchor != anchor.parent:
+            anchor = anchor.parent
+        with open(anchor / _LOCK_NAME, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def read(self, url: str) -> bytes:
+        return self.read_info(url)[0]
+
+    def read_info(self, url: str) -> tuple[bytes, ObjectInfo]:
+        path = to_path(url)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+                return data, self._info(url, path)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise NotFoundError(f"no object at {url}") from None
+
+    def stat(self, url: str) -> ObjectInfo:
+        path = to_path(url)
+        if not path.is_file():
+            raise NotFoundError(f"no object at {url}")
+        return self._info(url, path)
+
+    def exists(self, url: str) -> bool:
+        return to_path(url).is_file()
+
+    def _check(self, url: str, path: Path, expected: int | None) -> int:
+        current = path.stat().st_mtime_ns if path.is_file() else 0
+        if expected is not None and current != expected:
+            raise PreconditionFailedError(
+                f"precondition failed for {url}: generation is {current}, expected {expected}"
+            )
+        return current
+
+    def write(
+        self,
+        url: str,
+        data: bytes,
+        *,
+        if_generation_match: int | None = None,
+        content_type: str | None = None,
+    ) -> ObjectInfo:
+        path = to_path(url)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with self._locked(path):
+                previous = self._check(url, path, if_generation_match)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                if os.stat(tmp).st_mtime_ns <= previous:
+                    # Coarse filesystem clocks can repeat a timestamp; generations must not.
+                    os.utime(tmp, ns=(previous + 1, previous + 1))
+                os.replace(tmp, path)
+                return self._info(url, path)
+        except OSError as exc:
+            raise StorageError(f"cannot write {url}: {exc.strerror or exc}") from None
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        root = to_path(prefix)
+        # A prefix may end inside a file name ("runs/fore"), as on GCS.
+        base = root if prefix.endswith("/") or root.is_dir() else root.parent
+        if not base.is_dir():
+            return
+        stem = prefix[len("file://") :] if prefix.startswith("file://") else prefix
+        scheme = "file://" if prefix.startswith("file://") else ""
+        found = []
+        for dirpath, _dirs, filenames in os.walk(base):
+            for name in filenames:
+                if name.startswith("."):  # lock files and in-flight temporaries
+                    continue
+                path = os.path.join(dirpath, name)
+                if path.startswith(stem):
+                    found.append(path)
+        for path in sorted(found):  # name order, as GCS lists
+            yield self._info(scheme + path, Path(path))
+
+    def delete(self, url: str) -> None:
+        path = to_path(url)
+        try:
+            path.unlink()
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFoundError(f"no object at {url}") from None

@@ -1,0 +1,80 @@
+"""Session-wide real services: one fake-gcs-server shared by every test that needs GCS."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kit import dev
+from kit.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# tests/dags runs in .venv-airflow (the Airflow environment); elsewhere it is not collected.
+collect_ignore = [] if importlib.util.find_spec("airflow") else ["dags"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dev.Server]:
+    """A real fake-gcs-server on loopback, with the embedded default buckets provisioned."""
+    root = tmp_path_factory.mktemp("gcs")
+    server = dev.start(root, _free_port())
+    saved = {
+        k: os.environ.get(k) for k in ("STORAGE_EMULATOR_HOST", "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT")
+    }
+    os.environ["STORAGE_EMULATOR_HOST"] = server.url
+    os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+    dev.provision(server, Settings())
+    yield server
+    dev.stop(root)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def bucket(gcs_server: dev.Server) -> str:
+    """A fresh, empty gs:// bucket on the shared emulator."""
+    from google.cloud import storage as gcs
+
+    name = f"t-{uuid.uuid4().hex[:16]}"
+    gcs.Client().create_bucket(name)
+    return f"gs://{name}"
+
+
+@pytest.fixture
+def gcs_settings(gcs_server: dev.Server) -> Settings:
+    """Settings whose three buckets are fresh and empty (data seeded with the examples)."""
+    from google.cloud import storage as gcs
+
+    client = gcs.Client()
+    names = {
+        f: f"t-{f.split('_')[0]}-{uuid.uuid4().hex[:12]}"
+        for f in ("modules_bucket", "outputs_bucket", "data_bucket")
+    }
+    for name in names.values():
+        client.create_bucket(name)
+    conf = Settings(**{f: f"gs://{n}" for f, n in names.items()}, retry_deadline=10.0)
+    dev.provision(gcs_server, conf)
+    return conf
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_kit_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A developer's exported KIT_* settings must not leak into tests.
+    for key in list(os.environ):
+        if key.startswith("KIT_"):
+            monkeypatch.delenv(key)
