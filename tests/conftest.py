@@ -6,7 +6,7 @@ import importlib.util
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -78,3 +78,31 @@ def _no_stray_kit_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("KIT_"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def make_notebook(tmp_path: Path) -> Callable[..., Path]:
+    """Write a small real notebook: a `parameters` cell, then one code cell per source."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    def make(name: str, *sources: str, params: str = "x = 1\nlabel = 'a'") -> Path:
+        cells = [new_code_cell(params, metadata={"tags": ["parameters"]})]
+        cells += [new_code_cell(src) for src in sources]
+        nb = new_notebook(
+            cells=cells,
+            metadata={
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+            },
+        )
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    return make
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on."""
+    return _free_port()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+from typer.exceptions import Abort, TyperException
 
-from kit.cli import dev, env
+from kit.cli import dev, env, run
 from kit.errors import KitError
 
 app = typer.Typer(
@@ -19,6 +19,9 @@ app = typer.Typer(
 )
 app.add_typer(dev.app, name="dev")
 app.add_typer(env.app, name="env")
+app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    run.run
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,10 +31,14 @@ def main(argv: list[str] | None = None) -> None:
     except KitError as exc:
         print(f"kit: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except TyperException as exc:  # usage errors from the (vendored) click parser
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"kit: error: {exc}", file=sys.stderr)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except Abort:
         print("kit: aborted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

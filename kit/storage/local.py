@@ -29,8 +29,8 @@ class LocalStorage:
     (the first existing ancestor), which serialises writers across processes.
     """
 
-    def _info(self, url: str, path: Path) -> ObjectInfo:
-        st = path.stat()
+    def _info(self, url: str, path: Path, st: os.stat_result | None = None) -> ObjectInfo:
+        st = st or path.stat()
         return ObjectInfo(
             url=url,
             size=st.st_size,
@@ -58,8 +58,8 @@ class LocalStorage:
         path = to_path(url)
         try:
             with open(path, "rb") as fh:
-                data = fh.read()
-                return data, self._info(url, path)
+                # fstat, not stat: a concurrent writer may already have replaced the path.
+                return fh.read(), self._info(url, path, os.fstat(fh.fileno()))
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFoundError(f"no object at {url}") from None
 

@@ -1,0 +1,168 @@
+"""The modules bucket's layout: published versions, their manifests, the latest pointer.
+
+    notebooks/<name>/<version>.ipynb           immutable, outputs stripped
+    notebooks/<name>/<version>.manifest.json   immutable, written after the notebook
+    notebooks/<name>/latest.json               {"version": ...}, moved by generation precondition
+
+A version id sorts by time and names its content: 20261123T101500Z-<sha256[:12]>.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from kit.config import Settings
+from kit.errors import NotFoundError, UsageError
+from kit.storage import Storage, storage_for
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+VERSION_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}$")
+MANIFEST_SUFFIX = ".manifest.json"
+# Cells with this tag are skipped by runs: the cell that called kit.publish() gets it.
+SKIP_TAG = "kit-skip"
+
+
+def check_name(name: str, source: str = "") -> str:
+    """Return name if it is a valid notebook name, else raise UsageError naming source."""
+    if not NAME_RE.match(name):
+        where = f"{source}: " if source else ""
+        raise UsageError(
+            f"{where}invalid notebook name {name!r} (must match [a-z0-9][a-z0-9_-]{{0,62}})"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One entry of a notebook's parameter schema, from its `parameters` cell."""
+
+    name: str
+    type: str  # int | float | str | bool | list | dict | NoneType
+    default: Any
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a published version is: written beside the notebook, never changed."""
+
+    name: str
+    version: str
+    sha256: str
+    size: int
+    published_at: str
+    publisher: str
+    kit_version: str
+    environment_digest: str
+    parameters: list[Parameter]
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    source_path: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        """Serialise for storage."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, source: str) -> Manifest:
+        """Parse a stored manifest; UsageError naming source when it is malformed."""
+        try:
+            raw = json.loads(data)
+            raw["parameters"] = [Parameter(**p) for p in raw.get("parameters", [])]
+            return cls(**raw)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise UsageError(f"{source}: malformed manifest: {exc}") from None
+
+    def schema(self) -> dict[str, Parameter]:
+        """Parameters by name."""
+        return {p.name: p for p in self.parameters}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A notebook reference resolved to the immutable version that will run."""
+
+    name: str
+    version: str
+    notebook_url: str
+    manifest: Manifest
+
+
+class Catalog:
+    """Read and write the modules bucket's layout."""
+
+    def __init__(self, settings: Settings, storage: Storage | None = None) -> None:
+        self.settings = settings
+        self.storage = storage or storage_for(
+            settings.modules_bucket, retry_deadline=settings.retry_deadline
+        )
+
+    def notebook_url(self, name: str, version: str) -> str:
+        """Where one version's notebook is stored."""
+        return self.settings.url("modules_bucket", "notebooks", name, f"{version}.ipynb")
+
+    def manifest_url(self, name: str, version: str) -> str:
+        """Where one version's manifest is stored."""
+        return self.settings.url("modules_bucket", "notebooks", name, f"{version}{MANIFEST_SUFFIX}")
+
+    def latest_url(self, name: str) -> str:
+        """Where the name's latest pointer is stored."""
+        return self.settings.url("modules_bucket", "notebooks", name, "latest.json")
+
+    def names(self) -> list[str]:
+        """Every published notebook name."""
+        prefix = self.settings.url("modules_bucket", "notebooks") + "/"
+        found = {info.url[len(prefix) :].split("/", 1)[0] for info in self.storage.list(prefix)}
+        return sorted(n for n in found if NAME_RE.match(n))
+
+    def versions(self, name: str) -> list[str]:
+        """Published version ids of name, newest first (only those with a manifest)."""
+        prefix = self.settings.url("modules_bucket", "notebooks", name) + "/"
+        ids = [
+            info.url[len(prefix) : -len(MANIFEST_SUFFIX)]
+            for info in self.storage.list(prefix)
+            if info.url.endswith(MANIFEST_SUFFIX)
+        ]
+        return sorted((v for v in ids if VERSION_RE.match(v)), reverse=True)
+
+    def manifest(self, name: str, version: str) -> Manifest:
+        """The manifest of one version; NotFoundError naming name@version."""
+        url = self.manifest_url(name, version)
+        try:
+            return Manifest.from_json(self.storage.read(url), url)
+        except NotFoundError:
+            raise NotFoundError(f"notebook {name}@{version} is not published ({url})") from None
+
+    def latest(self, name: str) -> tuple[str, int]:
+        """The version the latest pointer names, and the pointer's generation."""
+        url = self.latest_url(name)
+        try:
+            data, info = self.storage.read_info(url)
+        except NotFoundError:
+            raise NotFoundError(self._unknown(name)) from None
+        try:
+            return str(json.loads(data)["version"]), info.generation
+        except (ValueError, KeyError, TypeError):
+            raise UsageError(f"{url}: malformed latest pointer") from None
+
+    def _unknown(self, name: str) -> str:
+        import difflib
+
+        close = difflib.get_close_matches(name, self.names(), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        return f"notebook {name!r} is not published in {self.settings.modules_bucket}{hint}"
+
+    def resolve(self, ref: str) -> Resolved:
+        """Resolve `name`, `name@latest` or `name@<version>` to an immutable version."""
+        name, _, version = ref.partition("@")
+        check_name(name, ref)
+        if version in ("", "latest"):
+            version, _ = self.latest(name)
+        elif not VERSION_RE.match(version):
+            raise UsageError(f"{ref}: invalid version id {version!r}")
+        manifest = self.manifest(name, version)
+        return Resolved(name, version, self.notebook_url(name, version), manifest)

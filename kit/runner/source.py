@@ -1,0 +1,96 @@
+"""What a run executes: a published version, or an ad-hoc notebook from a path or URL."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from kit.catalog import Catalog, Parameter, check_name
+from kit.config import Settings
+from kit.errors import NotFoundError, UsageError
+from kit.storage import storage_for
+
+
+@dataclass(frozen=True)
+class Source:
+    """The immutable notebook a run executes, with its parameter schema."""
+
+    name: str
+    version: str
+    sha256: str
+    url: str
+    notebook: dict[str, Any]
+    schema: dict[str, Parameter]
+
+
+def is_adhoc(ref: str) -> bool:
+    """Whether ref names a notebook file (path or URL) rather than a published name."""
+    return "://" in ref or ref.endswith(".ipynb") or "/" in ref
+
+
+def _parse(data: bytes, url: str) -> dict[str, Any]:
+    try:
+        nb = json.loads(data)
+    except ValueError as exc:
+        raise UsageError(f"{url}: not a notebook (invalid JSON: {exc})") from None
+    if not isinstance(nb, dict) or nb.get("nbformat") != 4 or "cells" not in nb:
+        raise UsageError(f"{url}: not an nbformat v4 notebook")
+    return nb
+
+
+def _schema_from_cells(nb: dict[str, Any], url: str) -> dict[str, Parameter]:
+    """Schema of an unpublished notebook: literal assignments of its `parameters` cell."""
+    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        return {}
+    source = cells[0]["source"]
+    text = "".join(source) if isinstance(source, list) else str(source)
+    schema: dict[str, Parameter] = {}
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        raise UsageError(f"{url}: parameters cell does not parse: {exc.msg}") from None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    continue
+                schema[target.id] = Parameter(target.id, type(value).__name__, value)
+    return schema
+
+
+def load_source(settings: Settings, ref: str) -> Source:
+    """Resolve ref (name[@version|@latest], or a path/URL) and read the notebook."""
+    if not is_adhoc(ref):
+        resolved = Catalog(settings).resolve(ref)
+        store = storage_for(resolved.notebook_url, retry_deadline=settings.retry_deadline)
+        data = store.read(resolved.notebook_url)
+        sha = hashlib.sha256(data).hexdigest()
+        if sha != resolved.manifest.sha256:
+            raise UsageError(f"{resolved.notebook_url}: content does not match its manifest sha256")
+        nb = _parse(data, resolved.notebook_url)
+        return Source(
+            name=resolved.name,
+            version=resolved.version,
+            sha256=sha,
+            url=resolved.notebook_url,
+            notebook=nb,
+            schema=resolved.manifest.schema(),
+        )
+    store = storage_for(ref, retry_deadline=settings.retry_deadline)
+    try:
+        data = store.read(ref)
+    except NotFoundError:
+        raise NotFoundError(f"{ref}: notebook not found") from None
+    stem = PurePosixPath(ref.split("://", 1)[-1]).stem
+    name = check_name(stem, ref)
+    sha = hashlib.sha256(data).hexdigest()
+    nb = _parse(data, ref)
+    return Source(name, f"adhoc-{sha[:12]}", sha, ref, nb, _schema_from_cells(nb, ref))

@@ -1,0 +1,254 @@
+"""Failure semantics of `kit run`, each on a real notebook, a real kernel and the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.config import Settings
+from kit.errors import UsageError
+from kit.runner import run
+from kit.storage import storage_for
+
+pytestmark = pytest.mark.slow
+MakeNotebook = Callable[..., Path]
+
+
+def _output(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(storage_for(record["output_url"]).read(record["output_url"]))
+
+
+def _texts(cell: dict[str, Any]) -> str:
+    return "".join(
+        "".join(o.get("text", "")) for o in cell.get("outputs", []) if o["output_type"] == "stream"
+    )
+
+
+def test_success_records_version_parameters_metrics_and_context(
+    gcs_settings: Settings, make_notebook: MakeNotebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "forecast")
+    monkeypatch.setenv("AIRFLOW_CTX_TRY_NUMBER", "2")
+    monkeypatch.setenv("AIRFLOW_CTX_MAP_INDEX", "1")
+    nb = make_notebook(
+        "metrics",
+        "import kit\nkit.record('double', x * 2)\nkit.record('table', [{'k': label, 'v': 1.5}])",
+        "import os\nprint(os.environ['KIT_RUN_ID'])",
+    )
+    result = run(gcs_settings, str(nb), "r1", cli_params=[("x", "21"), ("label", "b")])
+    record = result.record
+    assert result.status == "succeeded"
+    assert result.exit_code == 0
+    assert record["notebook"] == "metrics"
+    assert record["version"].startswith("adhoc-")
+    assert len(record["sha256"]) == 64
+    assert record["parameters"] == {"x": 21, "label": "b"}
+    assert record["metrics"] == {"double": 42, "table": [{"k": "b", "v": 1.5}]}
+    assert record["airflow"]["dag_id"] == "forecast"
+    assert (record["airflow"]["try_number"], record["airflow"]["map_index"]) == (2, 1)
+    assert record["output_url"] == f"{gcs_settings.outputs_bucket}/runs/metrics/r1/output.ipynb"
+    out = _output(gcs_settings, record)
+    assert "r1" in _texts(out["cells"][-1])
+    stored = json.loads(storage_for(result.record_url).read(result.record_url))
+    assert stored == json.loads(json.dumps(record))
+
+
+def test_a_raising_cell_fails_with_papermills_banner_and_the_cell_index(
+    gcs_settings: Settings, make_notebook: MakeNotebook
+) -> None:
+    nb = make_notebook("raises", "print('before')", "raise ValueError('boom')", "print('after')")
+    result = run(gcs_settings, str(nb), "r1")
+    assert (result.status, result.exit_code) == ("failed", 1)
+    error = result.record["error"]
+    assert (error["ename"], error["evalue"]) == ("ValueError", "boom")
+    out = _output(gcs_settings, result.record)
+    failing = out["cells"][error["cell_index"]]
+    assert "raise ValueError" in "".join(failing["source"])
+    assert any(o["output_type"] == "error" for o in failing["outputs"])
+    assert "papermill-error-cell-tag" in out["cells"][0]["metadata"]["tags"]  # the banner
+    assert not any("after" in _texts(c) for c in out["cells"])
+
+
+def test_sys_exit_zero_succeeds_and_stops(
+    gcs_settings: Settings, make_notebook: MakeNotebook
+) -> None:
+    nb = make_notebook("exit0", "import sys\nsys.exit(0)", "print('not ' + 'reached')")
+    result = run(gcs_settings, str(nb), "r1")
+    assert result.status == "succeeded"
+    assert not any(
+        "not reached" in _texts(c) for c in _output(gcs_settings, result.record)["cells"]
+    )
+
+
+def test_sys_exit_nonzero_fails(gcs_settings: Settings, make_notebook: MakeNotebook) -> None:
+    nb = make_notebook("exit3", "import sys\nsys.exit(3)")
+    result = run(gcs_settings, str(nb), "r1")
+    assert (result.status, result.record["reason"]) == ("failed", "sys.exit(3)")
+
+
+@pytest.mark.parametrize(
+    "death",
+    ["import os\nos._exit(1)", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"],
+    ids=["os._exit", "sigkill"],
+)
+def test_a_dead_kernel_fails_and_keeps_every_output(
+    gcs_settings: Settings, make_notebook: MakeNotebook, death: str
+) -> None:
+    nb = make_notebook(
+        "dies",
+        "print('first cell')",
+        f"import sys, time\nprint('last words', flush=True)\ntime.sleep(0.5)\n{death}",
+    )
+    result = run(gcs_settings, str(nb), "r1")
+    assert (result.status, result.record["reason"]) == ("failed", "kernel died")
+    out = _output(gcs_settings, result.record)
+    assert "first cell" in _texts(out["cells"][1])
+    assert "last words" in _texts(out["cells"][2])
+    assert result.record["error"]["cell_index"] == 2
+
+
+def test_timeout_stops_the_run_as_timed_out(
+    gcs_settings: Settings, make_notebook: MakeNotebook
+) -> None:
+    nb = make_notebook("slow", "print('started', flush=True)", "import time\ntime.sleep(120)")
+    result = run(gcs_settings, str(nb), "r1", timeout=3)
+    assert (result.status, result.exit_code) == ("timed_out", 124)
+    assert result.record["duration_seconds"] < 60
+    assert "started" in _texts(_output(gcs_settings, result.record)["cells"][1])
+
+
+def test_a_run_id_is_never_reused(gcs_settings: Settings, make_notebook: MakeNotebook) -> None:
+    nb = make_notebook("once", "pass")
+    run(gcs_settings, str(nb), "attempt-1")
+    with pytest.raises(
+        UsageError, match=r"run id already used: .*/runs/once/attempt-1/output\.ipynb"
+    ):
+        run(gcs_settings, str(nb), "attempt-1")
+
+
+@pytest.mark.parametrize("run_id", ["", "a/b", "../x", "x" * 200, "-lead"])
+def test_bad_run_ids_are_refused(
+    gcs_settings: Settings, make_notebook: MakeNotebook, run_id: str
+) -> None:
+    with pytest.raises(UsageError, match="invalid --run-id"):
+        run(gcs_settings, str(make_notebook("nb", "pass")), run_id)
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
+    env.update(
+        KIT_OUTPUTS_BUCKET=settings.outputs_bucket,
+        KIT_MODULES_BUCKET=settings.modules_bucket,
+        KIT_RETRY_DEADLINE="5",
+        **extra,
+    )
+    return env
+
+
+def _kit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kit.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_prints_one_line_with_the_output_url_and_exit_codes(
+    gcs_settings: Settings, make_notebook: MakeNotebook
+) -> None:
+    ok = _kit(
+        "run",
+        str(make_notebook("fine", "pass")),
+        "--run-id",
+        "c1",
+        "-p",
+        "x",
+        "5",
+        env=_env(gcs_settings),
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert (
+        ok.stdout.strip() == f"succeeded: {gcs_settings.outputs_bucket}/runs/fine/c1/output.ipynb"
+    )
+    bad = _kit("run", str(make_notebook("bad", "1/0")), "--run-id", "c1", env=_env(gcs_settings))
+    assert bad.returncode == 1
+    assert bad.stdout.strip().startswith("failed: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "nope", "1"], "unknown parameter 'nope'"),
+        (["-p", "x", "ten"], "parameter x='ten' is not a valid int"),
+        (["--params-json", "[]"], "must be a JSON object"),
+        (["-p", "x"], "-p needs KEY and VALUE"),
+    ],
+)
+def test_bad_parameters_exit_2_before_any_output_is_written(
+    gcs_settings: Settings, make_notebook: MakeNotebook, args: list[str], message: str
+) -> None:
+    result = _kit(
+        "run", str(make_notebook("typed", "pass")), "--run-id", "p1", *args, env=_env(gcs_settings)
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    prefix = f"{gcs_settings.outputs_bucket}/runs/"
+    assert list(storage_for(prefix).list(prefix)) == []
+
+
+def test_unreachable_gcs_is_a_clear_error_before_any_kernel(
+    gcs_settings: Settings, make_notebook: MakeNotebook, unused_port: int
+) -> None:
+    env = _env(gcs_settings, STORAGE_EMULATOR_HOST=f"http://127.0.0.1:{unused_port}")
+    result = _kit("run", str(make_notebook("offline", "print('ran')")), "--run-id", "u1", env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"kit: error: cannot reach the storage emulator at http://127.0.0.1:{unused_port} "
+        "(STORAGE_EMULATOR_HOST); start it with `kit dev up`"
+    )
+    assert result.stdout == ""
+
+
+def test_sigterm_stops_kernel_saves_output_and_records_killed(
+    gcs_settings: Settings, make_notebook: MakeNotebook
+) -> None:
+    nb = make_notebook("long", "print('working', flush=True)", "import time\ntime.sleep(300)")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kit.cli.main", "run", str(nb), "--run-id", "k1"],
+        env=_env(gcs_settings, KIT_GRACE_SECONDS="20"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    output_url = f"{gcs_settings.outputs_bucket}/runs/long/k1/output.ipynb"
+    store = storage_for(output_url)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the sleeping cell has started
+        if store.exists(output_url):
+            cells = json.loads(store.read(output_url))["cells"]
+            if "working" in _texts(cells[1]):
+                break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the run never reached its sleeping cell")
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert stdout.strip() == f"killed: {output_url}"
+    record = json.loads(store.read(output_url.replace("output.ipynb", "run.json")))
+    assert (record["status"], record["reason"]) == ("killed", "received SIGTERM")
+    assert "working" in _texts(json.loads(store.read(output_url))["cells"][1])
