@@ -47,6 +47,11 @@ $(AF_STAMP): requirements/airflow.txt requirements/airflow-dev.in pyproject.toml
 	$(UV) pip install --quiet --python $(AIRFLOW_VENV) --no-deps -e .
 	touch $@
 
+# Debian's chromium for the review-page browser tests (Playwright drives it; no download).
+BROWSER := /usr/bin/chromium
+$(BROWSER):
+	bash scripts/install_browser.sh
+
 env: $(NB_STAMP) $(AF_STAMP)
 
 demo: env
@@ -63,7 +68,7 @@ typecheck: $(NB_STAMP)
 	$(VENV)/bin/mypy
 
 # Two runs, one per environment: tests/dags runs where the DAGs run (Airflow, no notebook deps).
-pytest: env
+pytest: env $(BROWSER)
 	$(VENV)/bin/python -m pytest -q
 	if [ -d tests/dags ]; then $(AIRFLOW_VENV)/bin/python -m pytest -q tests/dags; fi
 
