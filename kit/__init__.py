@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "record": ("kit.metrics", "record"),
     "env_check": ("kit.envcheck", "check"),
+    "publish": ("kit.publishing", "publish"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -7,7 +7,7 @@ import sys
 import typer
 from typer.exceptions import Abort, TyperException
 
-from kit.cli import dev, env, run
+from kit.cli import dag, dev, env, publish, run
 from kit.errors import KitError
 
 app = typer.Typer(
@@ -19,6 +19,11 @@ app = typer.Typer(
 )
 app.add_typer(dev.app, name="dev")
 app.add_typer(env.app, name="env")
+app.add_typer(dag.app, name="dag")
+app.command("publish")(publish.publish_cmd)
+app.command("versions")(publish.versions_cmd)
+app.command("rollback")(publish.rollback_cmd)
+app.command("show")(publish.show_cmd)
 app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     run.run
 )
@@ -26,6 +31,9 @@ app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_o
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a KitError becomes one line on stderr and its exit code."""
+    from kit.runner.execute import block_unused_imports
+
+    block_unused_imports()
     try:
         code = app(args=argv, prog_name="kit", standalone_mode=False)
     except KitError as exc:

@@ -1,0 +1,71 @@
+"""`kit dag`: run the production DAGs locally.
+
+The DAGs need Airflow, which lives in its own environment (.venv-airflow), apart from
+the notebook environment this CLI runs in; so `kit dag test` runs
+`<airflow python> -m kit.dagtools test ...` as a subprocess. Set KIT_AIRFLOW_PYTHON to
+use another Airflow environment's python.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import typer
+
+from kit.errors import UsageError
+
+app = typer.Typer(help="Run the Airflow DAGs of dags/ locally.", no_args_is_help=True)
+
+AIRFLOW_PYTHON_ENV = "KIT_AIRFLOW_PYTHON"
+
+
+def airflow_python(environ: dict[str, str] | None = None, cwd: Path | None = None) -> Path:
+    """The Airflow environment's python: $KIT_AIRFLOW_PYTHON, else .venv-airflow next to
+    the kit checkout (kit is installed editable) or in the working directory."""
+    env = dict(os.environ) if environ is None else environ
+    if explicit := env.get(AIRFLOW_PYTHON_ENV):
+        path = Path(explicit)
+        if not path.exists():
+            raise UsageError(f"{AIRFLOW_PYTHON_ENV}={explicit}: no such file")
+        return path
+    repo = Path(__file__).resolve().parents[2]
+    candidates = [base / ".venv-airflow" / "bin" / "python" for base in (repo, cwd or Path.cwd())]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    raise UsageError(
+        f"no Airflow environment at {candidates[0]}: run `make env`, or set {AIRFLOW_PYTHON_ENV}"
+    )
+
+
+@app.command("test")
+def dag_test(
+    dag_id: str = typer.Argument(..., help="The DAG to run, e.g. kit_forecast."),
+    date: str | None = typer.Option(
+        None, "--date", help="Logical date, YYYY-MM-DD or ISO 8601 (default: now)."
+    ),
+    retries: bool = typer.Option(
+        False, "--retries", help="Keep the DAG's retries (default: a failure ends the run)."
+    ),
+) -> None:
+    """Run one DAG run with Airflow's dag.test(); each pod runs as a local `kit run`.
+
+    Uses the embedded GCS and buckets from the environment (eval "$(kit dev env)").
+    Exits 0 when the DAG run succeeded.
+    """
+    argv = [str(airflow_python()), "-m", "kit.dagtools", "test", dag_id]
+    if date:
+        argv += ["--date", date]
+    if retries:
+        argv.append("--retries")
+    # Not subprocess.call: on Ctrl-C it would SIGKILL the runner before the runner
+    # stops the notebook processes it started.
+    proc = subprocess.Popen(argv)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        # The runner got the same Ctrl-C; let it stop its processes and exit.
+        code = proc.wait()
+    raise typer.Exit(code)

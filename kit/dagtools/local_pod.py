@@ -1,0 +1,142 @@
+"""Stand in for pods during dag.test(): swap KubernetesPodOperator's execution.
+
+While `local_pods()` is active, KubernetesPodOperator.execute (which every kit DAG
+operator, GKEStartPodOperator included, inherits) builds the pod exactly as in
+production with build_pod_request_obj(), then runs its container as a local process
+(kit.dagtools.process) instead of creating the pod. on_kill and Ctrl-C stop every
+process, as deleting the pods would.
+
+Fan-out runs in parallel. dag.test() runs one task instance at a time, so the first
+call for a mapped item starts its process and reschedules the task (Airflow's
+reschedule mode, AirflowRescheduleException) instead of waiting: dag.test() then starts
+the sibling items, whose processes run concurrently, and waits on each when it picks the
+task up again. The DAG file is untouched; only the operator's execution is swapped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from kit.dagtools.process import LocalPod, LocalSettings, start_pod
+
+RESCHEDULE_AFTER = timedelta(seconds=1)
+
+Key = tuple[str, str, str, int, int]
+
+
+class Registry:
+    """The stand-in pods of this process, by task instance attempt."""
+
+    def __init__(self) -> None:
+        self.pods: dict[Key, LocalPod] = {}
+        self.settings: LocalSettings | None = None
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        """Stop every process and start no more: the local run was interrupted."""
+        self.interrupted = True
+        for pod in list(self.pods.values()):
+            pod.terminate()
+
+    def kill_all(self) -> None:
+        """Stop every process, waiting for each (nothing outlives the local run)."""
+        for pod in list(self.pods.values()):
+            pod.terminate()
+        for pod in list(self.pods.values()):
+            pod.kill()
+
+
+REGISTRY = Registry()
+
+
+def _key(ti: Any) -> Key:
+    return (ti.dag_id, ti.run_id, ti.task_id, int(ti.map_index), int(ti.try_number))
+
+
+def _slots_taken(key: Key) -> int:
+    """Running processes of the same task in the same DAG run."""
+    return sum(1 for k, p in REGISTRY.pods.items() if k[:3] == key[:3] and p.proc.poll() is None)
+
+
+def _execute(self: Any, context: Any) -> None:
+    """KubernetesPodOperator.execute, locally: start or await the stand-in process."""
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowRescheduleException,
+    )
+
+    assert REGISTRY.settings is not None, "local_pods() is not active"
+    if REGISTRY.interrupted:
+        raise AirflowFailException("the local run was interrupted")
+    ti = context["ti"]
+    key = _key(ti)
+    pod = REGISTRY.pods.get(key)
+    if pod is None and _slots_taken(key) >= (self.max_active_tis_per_dagrun or float("inf")):
+        # dag.test() does not enforce max_active_tis_per_dagrun (max_parallel); wait for a
+        # running sibling to finish, as the scheduler would.
+        raise AirflowRescheduleException(datetime.now(UTC) + RESCHEDULE_AFTER)
+    # Let dag.test() start the sibling items of a fan-out before anyone waits.
+    reschedule = pod is None and ti.map_index >= 0
+    if pod is None:
+        # dry_run: the same pod, without asking a cluster whether we are inside it.
+        request = self.build_pod_request_obj(context, dry_run=True)
+        pod = REGISTRY.pods[key] = start_pod(request, REGISTRY.settings)
+        self.log.info("Pod %s runs locally (pid %d): %s", pod.name, pod.proc.pid, pod.argv)
+        self.log.info("Its output is also in %s", pod.log_path)
+    if persist_link := getattr(self, "_persist_pod_link", None):
+        # What GKEStartPodOperator records when it creates the pod (and Airflow clears
+        # when a rescheduled task resumes); its "Kubernetes Pod" link would otherwise log
+        # "XCom not found" after every call.
+        persist_link(context=context, pod=pod.request)
+    if reschedule:
+        raise AirflowRescheduleException(datetime.now(UTC) + RESCHEDULE_AFTER)
+    code = pod.wait(self.log)
+    if REGISTRY.interrupted:
+        raise AirflowFailException(f"pod {pod.name}: the local run was interrupted")
+    if code != 0:
+        reason = "exceeded activeDeadlineSeconds" if pod.timed_out else f"exited with code {code}"
+        raise AirflowException(f"pod {pod.name} (kit run, run id {pod.run_id}) {reason}")
+
+
+def _on_kill(self: Any) -> None:
+    """KubernetesPodOperator.on_kill, locally. Airflow calls it when the task process gets
+    SIGTERM; that ends the whole local run, like deleting its pods."""
+    REGISTRY.interrupt()
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    # Airflow's task runner would catch a KeyboardInterrupt as one task's failure and go
+    # on with the next; stop every process instead and let dag.test() wind down.
+    if REGISTRY.interrupted:
+        raise KeyboardInterrupt  # a second Ctrl-C: stop waiting
+    REGISTRY.interrupt()
+
+
+@contextlib.contextmanager
+def local_pods(settings: LocalSettings) -> Iterator[Registry]:
+    """Swap KubernetesPodOperator's execution for local processes; stop them all on exit."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    saved = KubernetesPodOperator.execute, KubernetesPodOperator.on_kill
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_sigint = signal.getsignal(signal.SIGINT) if in_main else None
+    if previous_sigint is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_sigint)
+    REGISTRY.settings, REGISTRY.interrupted, REGISTRY.pods = settings, False, {}
+    KubernetesPodOperator.execute = _execute
+    KubernetesPodOperator.on_kill = _on_kill
+    try:
+        yield REGISTRY
+    finally:
+        KubernetesPodOperator.execute, KubernetesPodOperator.on_kill = saved
+        if previous_sigint is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous_sigint)
+        REGISTRY.kill_all()
+        REGISTRY.settings = None

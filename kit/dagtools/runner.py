@@ -1,0 +1,155 @@
+"""`kit dag test`: one DAG run with Airflow's dag.test(), pods as local processes.
+
+The Airflow metadata DB is SQLite under $AIRFLOW_HOME (default <repo>/.kit/airflow),
+created with `airflow db migrate` the first time. configure() must run before Airflow
+is imported, since Airflow reads its configuration at import.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TextIO
+
+from kit.dagtools.local_pod import local_pods
+from kit.dagtools.process import LocalPod, LocalSettings
+
+STAMP = ".kit-db-migrated"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the DAGs, the notebook environment and Airflow's state are."""
+
+    repo: Path
+    airflow_home: Path
+    dags: Path
+    notebook_bin: Path
+
+
+def repo_root() -> Path:
+    """The kit checkout: the one kit is installed from (editable), else the working directory."""
+    for candidate in (Path(__file__).resolve().parents[2], Path.cwd()):
+        if (candidate / "dags").is_dir():
+            return candidate
+    return Path.cwd()
+
+
+def configure(environ: MutableMapping[str, str] | None = None) -> Paths:
+    """Default Airflow's settings for a local run (explicit variables win)."""
+    env = os.environ if environ is None else environ
+    repo = repo_root()
+    env.setdefault("AIRFLOW_HOME", str(repo / ".kit" / "airflow"))
+    env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(repo / "dags"))
+    env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    notebook_python = env.get("KIT_NOTEBOOK_PYTHON") or str(repo / ".venv" / "bin" / "python")
+    return Paths(
+        repo=repo,
+        airflow_home=Path(env["AIRFLOW_HOME"]),
+        dags=Path(env["AIRFLOW__CORE__DAGS_FOLDER"]),
+        # The `kit` console script next to the notebook environment's python.
+        notebook_bin=Path(notebook_python).parent,
+    )
+
+
+def ensure_db(paths: Paths, out: TextIO = sys.stderr) -> None:
+    """Run `airflow db migrate` unless this Airflow version already migrated this home."""
+    version = metadata.version("apache-airflow")
+    stamp = paths.airflow_home / STAMP
+    if (
+        (paths.airflow_home / "airflow.db").exists()
+        and stamp.is_file()
+        and stamp.read_text() == version
+    ):
+        return
+    paths.airflow_home.mkdir(parents=True, exist_ok=True)
+    print(f"kit: preparing the Airflow metadata DB in {paths.airflow_home} (once)", file=out)
+    done = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{done.stdout}{done.stderr}")
+    stamp.write_text(version)
+
+
+def load_dag(paths: Paths, dag_id: str) -> Any:
+    """The DAG, parsed from the DAG folder as the scheduler would; SystemExit(2) if broken."""
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    bag = BundleDagBag(dag_folder=paths.dags, bundle_path=paths.dags, bundle_name="dags-folder")
+    if bag.import_errors:
+        for file, error in bag.import_errors.items():
+            print(f"kit: error: cannot import {file}:\n{error}", file=sys.stderr)
+        raise SystemExit(2)
+    dag = bag.dags.get(dag_id)
+    if dag is None:
+        known = ", ".join(sorted(bag.dags)) or "none"
+        print(f"kit: error: no DAG {dag_id!r} in {paths.dags} (DAGs: {known})", file=sys.stderr)
+        raise SystemExit(2)
+    return dag
+
+
+def parse_date(text: str | None) -> datetime | None:
+    """A logical date from YYYY-MM-DD or an ISO datetime (UTC unless it says otherwise)."""
+    if not text:
+        return None
+    from airflow.sdk import timezone
+
+    try:
+        parsed: datetime = timezone.parse(text, strict=True)
+    except Exception:
+        print(
+            f"kit: error: --date {text!r} is not a date (YYYY-MM-DD or ISO 8601)", file=sys.stderr
+        )
+        raise SystemExit(2) from None
+    return parsed
+
+
+def summary(dag_run: Any, pods: dict[Any, LocalPod], out: TextIO) -> None:
+    """One line per attempt: task, map index, try, exit code, run id and output URL."""
+    print(f"DAG run {dag_run.run_id}: {dag_run.state}", file=out)
+    for (_, _, task_id, map_index, try_number), pod in sorted(pods.items()):
+        item = f"[{map_index}]" if map_index >= 0 else ""
+        outputs = pod.env.get("KIT_OUTPUTS_BUCKET", "").rstrip("/")
+        notebook = pod.notebook
+        url = f"{outputs}/runs/{notebook}/{pod.run_id}/output.ipynb"
+        print(
+            f"  {task_id}{item} try {try_number}: exit {pod.proc.returncode} "
+            f"run {pod.run_id} -> {url}",
+            file=out,
+        )
+
+
+def run(
+    dag_id: str, date: str | None = None, *, retries: bool = False, out: TextIO = sys.stdout
+) -> int:
+    """Run one DAG run locally; 0 when it succeeded, 1 when it failed."""
+    paths = configure()
+    ensure_db(paths)
+    logical_date = parse_date(date)
+    dag = load_dag(paths, dag_id)
+    if not retries:
+        # A failed local run should report at once, not wait out retry delays.
+        for task in dag.tasks:
+            task.retries = 0
+    settings = LocalSettings(
+        notebook_bin=paths.notebook_bin, work_dir=paths.airflow_home / "local-pods"
+    )
+    with local_pods(settings) as registry:
+        kwargs = {} if logical_date is None else {"logical_date": logical_date}
+        dag_run = dag.test(**kwargs)
+    # After local_pods() has stopped and reaped every process: exit codes are final.
+    summary(dag_run, registry.pods, out)
+    if registry.interrupted:
+        print("kit: interrupted; every local process was stopped", file=sys.stderr)
+        return 130
+    return 0 if str(dag_run.state) in ("success", "DagRunState.SUCCESS") else 1

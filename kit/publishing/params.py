@@ -1,0 +1,130 @@
+"""The parameter schema of a notebook, read from its one `parameters` cell.
+
+The cell must hold only simple assignments of literals, one name each
+(`horizon = 365  # periods to forecast`), optionally annotated. Each becomes a
+kit.catalog.Parameter with its literal default, the default's type and the
+trailing comment of its line.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import tokenize
+from pathlib import Path
+from typing import Any
+
+from kit.catalog import Parameter
+from kit.errors import UsageError
+
+PARAMETERS_TAG = "parameters"
+
+_TYPES: dict[type, str] = {
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "str",
+    list: "list",
+    tuple: "list",
+    dict: "dict",
+    type(None): "NoneType",
+}
+
+
+def parameters_cell(nb: Any, path: Path) -> int:
+    """Index of the one code cell tagged `parameters`; UsageError when none or several."""
+    tagged = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if PARAMETERS_TAG in (cell.get("metadata", {}).get("tags") or [])
+    ]
+    if not tagged:
+        raise UsageError(
+            f"{path}: no cell tagged {PARAMETERS_TAG!r}; tag the cell holding the defaults "
+            "(JupyterLab: Property Inspector > Cell Tags)"
+        )
+    if len(tagged) > 1:
+        cells = ", ".join(str(i) for i in tagged)
+        raise UsageError(f"{path}: {len(tagged)} cells tagged {PARAMETERS_TAG!r} (cells {cells})")
+    index = tagged[0]
+    if nb.cells[index].cell_type != "code":
+        raise UsageError(f"{path}: the cell tagged {PARAMETERS_TAG!r} (cell {index}) is not code")
+    return index
+
+
+def _comments(source: str) -> dict[int, str]:
+    """Trailing comments by line number (1-based)."""
+    found: dict[int, str] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                found[tok.start[0]] = tok.string.lstrip("#").strip()
+    except (tokenize.TokenError, SyntaxError):
+        pass  # ast.parse has already accepted the source; comments are best effort
+    return found
+
+
+def _literal(node: ast.expr, where: str) -> Any:
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise UsageError(
+            f"{where}: default must be a literal (number, string, bool, None, list, dict), "
+            f"not {ast.unparse(node)!r}"
+        ) from None
+    if type(value) not in _TYPES:
+        raise UsageError(f"{where}: a {type(value).__name__} default cannot be a parameter")
+    value = list(value) if isinstance(value, tuple) else value
+    try:
+        same = json.loads(json.dumps(value, allow_nan=False)) == value
+    except (TypeError, ValueError):
+        same = False
+    if not same:  # e.g. non-string dict keys, nested tuples: the manifest could not keep it
+        raise UsageError(f"{where}: default {ast.unparse(node)} is not JSON-compatible")
+    return value
+
+
+def _target(stmt: ast.stmt, where: str) -> tuple[str, ast.expr]:
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target, value = stmt.targets[0], stmt.value
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        target, value = stmt.target, stmt.value
+    else:
+        raise UsageError(
+            f"{where}: the parameters cell must hold only assignments like `name = 1`, "
+            f"not {ast.unparse(stmt).splitlines()[0]!r}"
+        )
+    if not isinstance(target, ast.Name):
+        raise UsageError(f"{where}: assign one plain name per line, not {ast.unparse(target)!r}")
+    return target.id, value
+
+
+def parse_parameters(source: str, where: str) -> list[Parameter]:
+    """The schema of a parameters cell's source; UsageError naming `where` and the line."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise UsageError(
+            f"{where}: cannot parse the parameters cell: {exc.msg} (line {exc.lineno})"
+        ) from None
+    comments = _comments(source)
+    params: dict[str, Parameter] = {}
+    lines: dict[str, int] = {}
+    for stmt in tree.body:
+        at = f"{where}, line {stmt.lineno}"
+        name, node = _target(stmt, at)
+        if name in params:
+            raise UsageError(f"{at}: parameter {name!r} already assigned on line {lines[name]}")
+        value = _literal(node, f"{at}: parameter {name!r}")
+        end = stmt.end_lineno or stmt.lineno
+        comment = comments.get(end) or comments.get(stmt.lineno, "")
+        params[name] = Parameter(name, _TYPES[type(value)], value, comment)
+        lines[name] = stmt.lineno
+    return list(params.values())
+
+
+def schema(nb: Any, path: Path) -> tuple[int, list[Parameter]]:
+    """The parameters cell's index and the notebook's parameter schema."""
+    index = parameters_cell(nb, path)
+    return index, parse_parameters(nb.cells[index].source, f"{path}: parameters cell {index}")

@@ -1,0 +1,247 @@
+"""Publish a notebook: validate it, write an immutable version, then move `latest`.
+
+Order of writes: the notebook, then its manifest, then the pointer. Each object
+is created with `if_generation_match=0`, so a version is never overwritten, and
+every check happens before the first write, so a refusal writes nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import kit
+from kit import envcheck
+from kit.catalog import Catalog, Manifest, Parameter
+from kit.config import Settings, load_settings
+from kit.errors import PreconditionFailedError, StorageError, UsageError
+from kit.publishing import identity, params, pointer, secrets, session, strip, validate
+from kit.storage import Storage
+
+Warn = Callable[[str], None]
+NOTEBOOK_TYPE = "application/x-ipynb+json"
+MAX_DRIFTS_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published version, returned by kit.publish(); shows as a summary in notebooks."""
+
+    name: str
+    version: str
+    url: str
+    manifest: Manifest
+    created: bool  # False when identical content was already published
+    latest: str | None  # what `latest` names after publishing
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def ref(self) -> str:
+        """`name@version`, as `kit run` and `kit show` accept it."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def is_latest(self) -> bool:
+        """Whether `latest` names this version."""
+        return self.latest == self.version
+
+    def __str__(self) -> str:
+        what = "published" if self.created else "unchanged, already published:"
+        tail = "" if self.is_latest else f" (latest is {self.latest})"
+        return f"{what} {self.ref} {self.url}{tail}"
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        rows = [
+            ("notebook", esc(self.name)),
+            ("version", f"<code>{esc(self.version)}</code>"),
+            ("url", f"<code>{esc(self.url)}</code>"),
+            ("latest", "yes" if self.is_latest else f"no, latest is {esc(str(self.latest))}"),
+            ("publisher", esc(self.manifest.publisher)),
+            ("parameters", esc(", ".join(p.name for p in self.manifest.parameters) or "none")),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
+            for k, v in rows
+        )
+        status = "Published" if self.created else "Already published"
+        warn = "".join(f"<li>{esc(w)}</li>" for w in self.warnings)
+        notes = f"<ul style='color:#a15c00'>{warn}</ul>" if warn else ""
+        return f"<div><strong>{status}</strong><table>{body}</table>{notes}</div>"
+
+
+def _env_warnings() -> tuple[list[str], str]:
+    """Drift between this environment and environment.yml, and environment.yml's digest."""
+    notes = []
+    try:
+        drifts = envcheck.check()
+    except UsageError as exc:
+        notes.append(f"cannot compare installed packages with environment.yml: {exc}")
+        drifts = []
+    if drifts:
+        shown = ", ".join(
+            f"{d.name} {d.installed or 'missing'} (pinned {d.pinned})"
+            for d in drifts[:MAX_DRIFTS_SHOWN]
+        )
+        more = ", ..." if len(drifts) > MAX_DRIFTS_SHOWN else ""
+        notes.append(
+            f"{len(drifts)} installed package(s) differ from environment.yml, which runs use: "
+            f"{shown}{more} (see `kit env check`)"
+        )
+    try:
+        digest = envcheck.digest()
+    except UsageError:
+        digest = ""
+    return notes, digest
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _find_identical(catalog: Catalog, name: str, sha256: str) -> Manifest | None:
+    """The manifest of an already published version with exactly these bytes."""
+    for version in catalog.versions(name):
+        if version.endswith("-" + sha256[:12]):
+            manifest = catalog.manifest(name, version)
+            if manifest.sha256 == sha256:
+                return manifest
+    return None
+
+
+def _create(storage: Storage, url: str, data: bytes, content_type: str) -> bool:
+    """Write an object that must not exist; False when identical bytes are already there."""
+    try:
+        storage.write(url, data, if_generation_match=0, content_type=content_type)
+    except PreconditionFailedError:
+        if storage.read(url) != data:
+            raise StorageError(f"{url} already exists with different content") from None
+        return False
+    return True
+
+
+def _manifest(
+    source: validate.SourceNotebook,
+    stripped: strip.Stripped,
+    parameters: list[Parameter],
+    parameters_cell: int,
+    environment_digest: str,
+) -> Manifest:
+    now = datetime.now(UTC)
+    version = f"{now:%Y%m%dT%H%M%SZ}-{stripped.sha256[:12]}"
+    git = identity.git_info(source.path)
+    return Manifest(
+        name=source.name,
+        version=version,
+        sha256=stripped.sha256,
+        size=len(stripped.data),
+        published_at=f"{now:%Y-%m-%dT%H:%M:%SZ}",
+        publisher=identity.publisher(source.path.resolve().parent),
+        kit_version=kit.__version__,
+        environment_digest=environment_digest,
+        parameters=parameters,
+        git_commit=git.commit,
+        git_dirty=git.dirty,
+        source_path=git.relpath or str(source.path.resolve()),
+        extra={
+            "kernel": source.kernel_name,
+            "parameters_cell": parameters_cell,
+            "skip_cells": list(stripped.publish_cells),
+            "host": socket.gethostname(),
+        },
+    )
+
+
+def publish_notebook(
+    path: Path | str | None = None,
+    name: str | None = None,
+    *,
+    settings: Settings | None = None,
+    storage: Storage | None = None,
+    warn: Warn | None = None,
+) -> Published:
+    """Validate a notebook and publish it as an immutable version; move `latest` forward.
+
+    path None means the notebook of the current Jupyter session. Warnings (unsaved
+    work, package drift, ...) go to `warn` as they are found and are kept on the
+    result. Raises UsageError naming the file, having written nothing, on bad input.
+    """
+    notes: list[str] = []
+
+    def note(message: str) -> None:
+        notes.append(message)
+        if warn is not None:
+            warn(message)
+
+    shell = session.kernel_shell()
+    nb_path = session.notebook_path(shell) if path is None else Path(path)
+    source = validate.load(nb_path, name)
+    parameters_cell, parameters = params.schema(source.nb, nb_path)
+    secrets.check(source.nb, nb_path)
+    stripped = strip.strip(source.nb)
+
+    in_session = shell is not None and (path is None or _is_session_notebook(shell, nb_path))
+    unsaved = session.unsaved_work(shell, source.nb, nb_path) if in_session else None
+    if unsaved is not None:
+        note(unsaved)
+    for index in stripped.mixed_cells:
+        note(
+            f"{nb_path}: cell index {index} calls kit.publish() among other code; runs skip "
+            f"the whole cell, so keep kit.publish() in a cell of its own"
+        )
+    env_notes, environment_digest = _env_warnings()
+    for message in env_notes:
+        note(message)
+
+    catalog = Catalog(settings or load_settings(), storage)
+    manifest = _find_identical(catalog, source.name, stripped.sha256)
+    created = manifest is None
+    if manifest is None:
+        manifest = _manifest(source, stripped, parameters, parameters_cell, environment_digest)
+        version = manifest.version
+        _create(
+            catalog.storage,
+            catalog.notebook_url(source.name, version),
+            stripped.data,
+            NOTEBOOK_TYPE,
+        )
+        manifest_url = catalog.manifest_url(source.name, version)
+        if not _create(catalog.storage, manifest_url, manifest.to_json(), "application/json"):
+            created = False  # a twin publisher wrote this very version in the same second
+            manifest = catalog.manifest(source.name, version)
+    mode: pointer.Mode = "publish" if created else "existing"
+    moved = pointer.move(catalog, source.name, manifest.version, mode=mode)
+    if moved.latest != manifest.version:
+        why = (
+            "a version published meanwhile"
+            if created
+            else f"a newer version (this content was published before, as {manifest.version})"
+        )
+        note(
+            f"{source.name}: latest stays at {moved.latest}, {why}; to make this version "
+            f"latest: kit rollback {source.name} {manifest.version}"
+        )
+    return Published(
+        name=source.name,
+        version=manifest.version,
+        url=catalog.notebook_url(source.name, manifest.version),
+        manifest=manifest,
+        created=created,
+        latest=moved.latest,
+        warnings=tuple(notes),
+    )
+
+
+def _is_session_notebook(shell: Any, path: Path) -> bool:
+    try:
+        return _same_file(session.notebook_path(shell), path)
+    except UsageError:
+        return False

@@ -1,0 +1,122 @@
+"""Shared by the DAG tests (imported by name: pytest puts tests/dags on sys.path)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "dags"
+NOTEBOOK_BIN = REPO / ".venv" / "bin"
+LABEL_VALUE = r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
+
+# A stand-in for the notebook environment's `kit`: records how it was called (in its
+# working directory), sleeps `-p sleep S` seconds and exits with `-p exit N`.
+FAKE_KIT = """#!{python}
+import json, os, sys, time
+args = sys.argv[1:]
+params = {{args[i + 1]: args[i + 2] for i, a in enumerate(args) if a == "-p"}}
+started = time.time()
+print("fake kit started", flush=True)
+time.sleep(float(params.get("sleep", "0")))
+record = {{"argv": args, "env": dict(os.environ), "started": started, "finished": time.time()}}
+with open("invocation.json", "w") as out:
+    json.dump(record, out)
+print("fake kit done", flush=True)
+sys.exit(int(params.get("exit", "0")))
+"""
+
+# A minimal notebooks.yaml; tests append entries or replace lines.
+BASE_CONFIG = """\
+cluster:
+  mode: in_cluster
+  namespace: kit-runs
+settings:
+  project: p-1
+  image: registry.example/kit-runtime@sha256:0123
+  modules_bucket: gs://kit-modules
+  outputs_bucket: gs://kit-outputs
+  data_bucket: gs://kit-data
+defaults:
+  retry_delay: 1s
+notebooks:
+"""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def load_dags() -> dict[str, Any]:
+    """Parse dags/ the way the scheduler does; fails on any import error."""
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    bag = BundleDagBag(dag_folder=DAGS, bundle_path=DAGS, bundle_name="dags-folder")
+    assert bag.import_errors == {}
+    return dict(bag.dags)
+
+
+def import_errors() -> dict[str, str]:
+    """DagBag.import_errors of dags/ (with whatever KIT_DAGS_CONFIG says)."""
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    bag = BundleDagBag(dag_folder=DAGS, bundle_path=DAGS, bundle_name="dags-folder")
+    return dict(bag.import_errors)
+
+
+class FakeHook:
+    """What build_pod_request_obj() asks the Kubernetes hook, answered without a cluster."""
+
+    is_in_cluster = False
+
+    def get_namespace(self) -> None:
+        return None
+
+
+def render(dag: Any, logical_date: datetime) -> dict[int, tuple[Any, Any]]:
+    """Run the DAG with dag.test(), keeping each pod request (V1Pod) instead of creating it.
+
+    Rendering is Airflow's own (templates, mapping, context); only the cluster is absent.
+    Returns {map_index: (pod, rendered operator)}.
+    """
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    seen: dict[int, tuple[Any, Any]] = {}
+
+    def capture(self: Any, context: Any) -> None:
+        self.hook = FakeHook()  # shadows the cached_property: no kubeconfig, no cluster
+        seen[context["ti"].map_index] = (self.build_pod_request_obj(context), self)
+
+    with mock.patch.object(KubernetesPodOperator, "execute", capture):
+        dag_run = dag.test(logical_date=logical_date)
+    assert str(dag_run.state).endswith("success"), dag_run.state
+    return seen
+
+
+def run_cli(argv: list[str], env: dict[str, str], timeout: float = 900) -> str:
+    """Run a command; its stdout, or a failure showing everything it printed."""
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{argv} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def invocations(work_dir: Path) -> list[dict[str, Any]]:
+    """What each fake `kit` recorded, in its pod's working directory."""
+    return [json.loads(p.read_text()) for p in sorted(work_dir.glob("*/invocation.json"))]
+
+
+def env_of(pod: Any) -> dict[str, Any]:
+    """The container's variables: name -> value, or name -> fieldRef path."""
+    container = pod.spec.containers[0]
+    return {
+        e.name: e.value if e.value is not None else e.value_from.field_ref.field_path
+        for e in container.env
+    }

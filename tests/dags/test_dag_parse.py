@@ -1,0 +1,132 @@
+"""dags/ parses cleanly, with nothing but Airflow, its providers, the stdlib and yaml."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dag_helpers import DAGS, REPO, load_dags
+
+# Parses dags/ in a fresh interpreter whose sockets refuse to connect or resolve names,
+# then reports what got imported. The google provider pulls in pandas at *import* in
+# some versions; the point is that parsing dags/ does not.
+PROBE = """
+import json, socket, sys
+attempts = []
+def refuse(*args, **kwargs):
+    attempts.append(repr(args[1:] if args and isinstance(args[0], socket.socket) else args))
+    raise OSError("network access while parsing dags/")
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.getaddrinfo = refuse
+socket.create_connection = refuse
+from pathlib import Path
+from airflow.dag_processing.dagbag import BundleDagBag
+dags = Path(sys.argv[1])
+bag = BundleDagBag(dag_folder=dags, bundle_path=dags, bundle_name="dags-folder")
+forbidden = sorted(
+    m for m in sys.modules if m.split(".")[0] in {"pandas", "prophet", "papermill", "kit"}
+)
+print("PROBE" + json.dumps({
+    "errors": bag.import_errors, "dags": sorted(bag.dags), "forbidden": forbidden,
+    "network": attempts,
+}))
+"""
+
+
+def test_dagbag_has_one_dag_per_notebook_and_no_import_errors() -> None:
+    from kit_dag_config import load_config
+
+    dags = load_dags()
+    config = load_config(DAGS / "notebooks.yaml", environ={})
+    assert sorted(dags) == sorted(f"kit_{n.name}" for n in config.notebooks)
+    for notebook in config.notebooks:
+        dag = dags[f"kit_{notebook.name}"]
+        assert [t.task_id for t in dag.tasks] == [notebook.name]
+        assert "kit" in dag.tags
+        assert dag.catchup is False
+
+
+def test_notebook_side_packages_are_absent_from_the_airflow_environment() -> None:
+    # The parse test below proves something only because these cannot be imported here.
+    for name in ("prophet", "papermill"):
+        assert importlib.util.find_spec(name) is None, f"{name} is installed in .venv-airflow"
+
+
+def test_parsing_imports_nothing_forbidden_and_uses_no_network(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONNOUSERSITE": "1"}
+    env.update(
+        AIRFLOW_HOME=str(tmp_path / "airflow"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(DAGS)],
+        env=env,
+        cwd=tmp_path,  # not the repository: `kit` must not be importable by accident
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("PROBE"))
+    report = json.loads(line[len("PROBE") :])
+    assert report["errors"] == {}
+    assert report["dags"] == ["kit_forecast"]
+    assert report["forbidden"] == []
+    assert report["network"] == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "extra", "class_name"),
+    [
+        ("in_cluster", "", "KitPodOperator"),
+        ("kubeconfig", "  config_file: /home/airflow/composer_kube_config\n", "KitPodOperator"),
+        (
+            "gke",
+            "  project: p-1\n  location: europe-west1\n  cluster_name: kit-runs\n",
+            "KitGKEStartPodOperator",
+        ),
+    ],
+)
+def test_cluster_mode_chooses_the_operator(
+    mode: str, extra: str, class_name: str, tmp_path: Path
+) -> None:
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from kit_dag_config import load_config
+    from kit_dag_factory import build_dags
+
+    text = (DAGS / "notebooks.yaml").read_text()
+    head, _, rest = text.partition("cluster:\n")
+    _, _, rest = rest.partition("\nsettings:")
+    path = tmp_path / "notebooks.yaml"
+    path.write_text(f"{head}cluster:\n  mode: {mode}\n{extra}\nsettings:{rest}")
+    dag = build_dags(load_config(path, environ={}))["kit_forecast"]
+    task = dag.get_task("forecast")
+    operator_class = task.operator_class
+    assert operator_class.__name__ == class_name
+    assert issubclass(operator_class, KubernetesPodOperator)
+    kwargs = task.partial_kwargs
+    if mode == "gke":
+        assert (kwargs["project_id"], kwargs["location"], kwargs["cluster_name"]) == (
+            "p-1",
+            "europe-west1",
+            "kit-runs",
+        )
+    else:
+        assert kwargs["in_cluster"] is (mode == "in_cluster")
+        assert kwargs.get("config_file") == (
+            "/home/airflow/composer_kube_config" if mode == "kubeconfig" else None
+        )
+
+
+def test_helpers_are_ignored_as_dag_files() -> None:
+    ignored = (DAGS / ".airflowignore").read_text().split()
+    helpers = {p.name for p in DAGS.glob("kit_dag_*.py")}
+    assert helpers
+    assert helpers <= set(ignored)
+    assert REPO / "dags" == DAGS
