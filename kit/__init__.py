@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "record": ("kit.metrics", "record"),
     "env_check": ("kit.envcheck", "check"),
+    "runs": ("kit.review", "runs"),
+    "load_run": ("kit.review", "load_run"),
     "publish": ("kit.publishing", "publish"),
 }
 

@@ -7,7 +7,7 @@ import sys
 import typer
 from typer.exceptions import Abort, TyperException
 
-from kit.cli import dag, dev, env, publish, run
+from kit.cli import dag, dev, env, publish, review, run, runs
 from kit.errors import KitError
 
 app = typer.Typer(
@@ -20,6 +20,8 @@ app = typer.Typer(
 app.add_typer(dev.app, name="dev")
 app.add_typer(env.app, name="env")
 app.add_typer(dag.app, name="dag")
+app.add_typer(runs.app, name="runs")
+app.command("review")(review.review)
 app.command("publish")(publish.publish_cmd)
 app.command("versions")(publish.versions_cmd)
 app.command("rollback")(publish.rollback_cmd)

@@ -17,10 +17,11 @@ from typing import Any
 
 import kit
 from kit import envcheck
+from kit import schema as params
 from kit.catalog import Catalog, Manifest, Parameter
 from kit.config import Settings, load_settings
 from kit.errors import PreconditionFailedError, StorageError, UsageError
-from kit.publishing import identity, params, pointer, secrets, session, strip, validate
+from kit.publishing import identity, pointer, secrets, session, strip, validate
 from kit.storage import Storage
 
 Warn = Callable[[str], None]

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from kit.catalog import SKIP_TAG
 from kit.runner.nbio import OutputWriter
-
-SKIP_TAG = "kit-skip"
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 from kit.catalog import Catalog, Parameter, check_name
 from kit.config import Settings
 from kit.errors import NotFoundError, UsageError
+from kit.schema import parse_parameters
 from kit.storage import storage_for
 
 
@@ -43,27 +43,14 @@ def _parse(data: bytes, url: str) -> dict[str, Any]:
 
 
 def _schema_from_cells(nb: dict[str, Any], url: str) -> dict[str, Parameter]:
-    """Schema of an unpublished notebook: literal assignments of its `parameters` cell."""
-    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if not cells:
-        return {}
-    source = cells[0]["source"]
-    text = "".join(source) if isinstance(source, list) else str(source)
-    schema: dict[str, Parameter] = {}
-    try:
-        tree = ast.parse(text)
-    except SyntaxError as exc:
-        raise UsageError(f"{url}: parameters cell does not parse: {exc.msg}") from None
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            if isinstance(target, ast.Name):
-                try:
-                    value = ast.literal_eval(node.value)
-                except ValueError:
-                    continue
-                schema[target.id] = Parameter(target.id, type(value).__name__, value)
-    return schema
+    """Schema of an unpublished notebook, from its first `parameters` cell (if any)."""
+    for index, cell in enumerate(nb["cells"]):
+        if "parameters" in (cell.get("metadata", {}).get("tags") or []):
+            source = cell["source"]
+            text = "".join(source) if isinstance(source, list) else str(source)
+            params = parse_parameters(text, f"{url}: parameters cell {index}")
+            return {p.name: p for p in params}
+    return {}
 
 
 def load_source(settings: Settings, ref: str) -> Source:

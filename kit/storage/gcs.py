@@ -88,7 +88,9 @@ class GCSStorage:
         )
 
     def read(self, url: str) -> bytes:
-        return self.read_info(url)[0]
+        blob = self._blob(url)
+        data: bytes = self._call(url, partial(blob.download_as_bytes, retry=self._retry))
+        return data
 
     def read_info(self, url: str) -> tuple[bytes, ObjectInfo]:
         # Pin the download to the generation we stat'ed, so bytes and metadata agree.

@@ -9,7 +9,7 @@ import pytest
 
 from kit.catalog import Parameter
 from kit.errors import UsageError
-from kit.publishing.params import parse_parameters, schema
+from kit.schema import parse_parameters, schema
 
 FORECAST = Path(__file__).resolve().parents[2] / "notebooks" / "forecast.ipynb"
 

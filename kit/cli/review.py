@@ -1,0 +1,33 @@
+"""`kit review`: serve the review page (runs, filters, metric charts, executed notebooks)."""
+
+from __future__ import annotations
+
+import typer
+
+from kit.cli.common import err, out, settings
+
+
+def review(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
+    port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port (0 picks a free one)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not log requests."),
+) -> None:
+    """Serve the review page (runs, filters, metric charts, notebooks) until Ctrl+C.
+
+    Binds to loopback by default. The page is read-only and runs no script.
+    """
+    from kit.review.server import is_loopback, make_server, url_of
+
+    server = make_server(settings(), host, port, quiet=quiet)
+    if not is_loopback(host.strip("[]")):
+        err.print(
+            f"kit: warning: serving on {host}: anyone who can reach it sees the runs "
+            "(there is no login)"
+        )
+    out.print(f"kit review on {url_of(server)} (Ctrl+C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        out.print("kit review stopped")
+    finally:
+        server.server_close()

@@ -1,0 +1,130 @@
+"""The notebook API: `kit.runs(name)` as a DataFrame, `kit.load_run(name, run_id)`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from kit.config import Settings, load_settings
+from kit.review import fmt
+from kit.review.cache import default_dir
+from kit.review.failure import Failure, failure_of
+from kit.review.html import record_html
+from kit.review.listing import RunStore, parse_since
+from kit.review.record import Run
+from kit.review.styles import RECORD_CSS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from nbformat import NotebookNode
+
+BASE_COLUMNS = [
+    "run_id",
+    "notebook",
+    "version",
+    "status",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
+    "parameters",
+    "reason",
+    "output_url",
+]
+
+
+def _store(settings: Settings | None) -> RunStore:
+    return RunStore(settings or load_settings(), cache_dir=default_dir())
+
+
+def _statuses(status: str | Sequence[str] | None) -> tuple[str, ...]:
+    if status is None:
+        return ()
+    return (status,) if isinstance(status, str) else tuple(status)
+
+
+def runs(
+    name: str | None = None,
+    *,
+    status: str | Sequence[str] | None = None,
+    since: str | datetime | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """Runs of a notebook (or of all notebooks), newest first, one row each.
+
+    Columns: run_id, notebook, version, status, started_at / finished_at (UTC datetimes),
+    duration_seconds, parameters (dict), reason, output_url, then one column per scalar
+    metric. `status` filters ("failed" or a list), `since` is "7d", "12h" or a datetime.
+    """
+    import pandas as pd
+
+    moment = parse_since(since) if isinstance(since, str) else since
+    found = _store(settings).list(name, statuses=_statuses(status), since=moment)
+    rows: list[dict[str, Any]] = []
+    metric_names: dict[str, None] = {}
+    for run in found:
+        row: dict[str, Any] = {
+            "run_id": run.run_id,
+            "notebook": run.notebook,
+            "version": run.version,
+            "status": run.status,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "duration_seconds": run.duration_seconds,
+            "parameters": run.parameters,
+            "reason": run.reason,
+            "output_url": run.output_url,
+        }
+        for key, val in run.scalar_metrics().items():
+            column = key if key not in BASE_COLUMNS else f"metric_{key}"
+            metric_names.setdefault(column, None)
+            row[column] = val
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=[*BASE_COLUMNS, *metric_names])
+    for column in ("started_at", "finished_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame["duration_seconds"] = frame["duration_seconds"].astype("float64")
+    return frame
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    """One run: its record (run.json), its metrics and its executed notebook."""
+
+    run: Run
+    notebook: NotebookNode
+    failure: Failure | None
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """run.json as stored (a record-shaped stand-in while the run is still running)."""
+        return self.run.to_json()
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Recorded metrics: scalars, and tables as lists of row dicts."""
+        return dict(self.run.metrics)
+
+    @property
+    def status(self) -> str:
+        """succeeded, failed, killed, timed_out or running."""
+        return self.run.status
+
+    def __repr__(self) -> str:
+        metrics = fmt.pairs(self.run.headline(), width=12)
+        return (
+            f"LoadedRun({self.run.notebook}/{self.run.run_id}, {self.run.status}, "
+            f"{len(self.notebook.cells)} cells{', ' + metrics if metrics else ''})"
+        )
+
+    def _repr_html_(self) -> str:
+        return f"<style>{RECORD_CSS}</style>" + record_html(self.run, self.failure, link=False)
+
+
+def load_run(name: str, run_id: str, *, settings: Settings | None = None) -> LoadedRun:
+    """A run's record, metrics and executed notebook (NotFoundError suggests close names)."""
+    store = _store(settings)
+    run = store.get(name, run_id)
+    nb = store.notebook(run)
+    return LoadedRun(run, nb, failure_of(run, nb.cells))

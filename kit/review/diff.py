@@ -1,0 +1,165 @@
+"""What changed between two runs: notebook version, parameters, metrics, and cells (nbdime).
+
+The cell diff compares sources and outputs only: metadata (papermill timings, cell ids)
+and execution counts change on every run and would drown the real differences.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from kit.review.failure import strip_ansi
+from kit.review.record import Run
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+METRIC_MIME = "application/vnd.kit.metric+json"  # kit.metrics.METRIC_MIME (a sibling layer)
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One key whose value differs; MISSING on the side where it is absent."""
+
+    key: str
+    before: Any
+    after: Any
+
+    @property
+    def delta(self) -> float | None:
+        """after - before, for two numbers."""
+        nums = (self.before, self.after)
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in nums):
+            return float(self.after) - float(self.before)
+        return None
+
+
+@dataclass(frozen=True)
+class RunDiff:
+    """The differences between run a and run b (same or different notebooks)."""
+
+    a: Run
+    b: Run
+    fields: list[Change] = field(default_factory=list)
+    parameters: list[Change] = field(default_factory=list)
+    metrics: list[Change] = field(default_factory=list)
+    cells: str = ""  # nbdime's pretty-printed cell diff; "" when the cells are the same
+
+    @property
+    def identical(self) -> bool:
+        """Nothing but timings differs."""
+        return not (self.fields or self.parameters or self.metrics or self.cells)
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
+    """Keys added, removed or changed between two mappings, in a stable order."""
+    keys = list(before) + [k for k in after if k not in before]
+    found = []
+    for key in keys:
+        old, new = before.get(key, MISSING), after.get(key, MISSING)
+        if old != new or (old is MISSING) != (new is MISSING):
+            found.append(Change(key, old, new))
+    return found
+
+
+def _comparable(nb: NotebookNode) -> NotebookNode:
+    clean = copy.deepcopy(nb)
+    clean.metadata = {}
+    for cell in clean.cells:
+        cell.metadata = {}
+        cell.pop("id", None)
+        if "execution_count" in cell:
+            cell.execution_count = None
+        for output in cell.get("outputs", []):
+            if "execution_count" in output:
+                output["execution_count"] = None
+            data = output.get("data")
+            if isinstance(data, dict) and METRIC_MIME in data and "text/plain" in data:
+                del data[METRIC_MIME]  # metrics are compared above; their text stays
+            if output.get("output_type") == "error":  # IPython colours tracebacks
+                output["traceback"] = [strip_ansi(line) for line in output.get("traceback", [])]
+    return clean
+
+
+def cell_diff(a: NotebookNode, b: NotebookNode, *, color: bool = False) -> str:
+    """nbdime's diff of cell sources and outputs, as text ("" when none)."""
+    import nbdime
+    from nbdime.prettyprint import PrettyPrintConfig, pretty_print_diff
+
+    left, right = _comparable(a), _comparable(b)
+    diff = nbdime.diff_notebooks(left, right)
+    if not diff:
+        return ""
+    include = SimpleNamespace(
+        sources=True, outputs=True, attachments=True, metadata=False, id=False, details=False
+    )
+    buffer = io.StringIO()
+    config = PrettyPrintConfig(
+        out=buffer, include=include, use_git=False, use_diff=False, use_color=color
+    )
+    pretty_print_diff(left, diff, "nb", config)
+    return buffer.getvalue().rstrip()
+
+
+def compare(
+    a: Run,
+    b: Run,
+    nb_a: NotebookNode | None,
+    nb_b: NotebookNode | None,
+    *,
+    color: bool = False,
+) -> RunDiff:
+    """Compare two runs' records and (when both exist) their executed notebooks."""
+    fields = changes(
+        {"notebook": a.notebook, "version": a.version, "status": a.status},
+        {"notebook": b.notebook, "version": b.version, "status": b.status},
+    )
+    cells = cell_diff(nb_a, nb_b, color=color) if nb_a is not None and nb_b is not None else ""
+    return RunDiff(
+        a=a,
+        b=b,
+        fields=fields,
+        parameters=changes(a.chosen_parameters(), b.chosen_parameters()),
+        metrics=changes(a.metrics, b.metrics),
+        cells=cells,
+    )
+
+
+def _show(value: Any) -> str:
+    from kit.review import fmt
+
+    return "(absent)" if value is MISSING else fmt.value(value, 60)
+
+
+def lines(diff: RunDiff) -> list[str]:
+    """The diff as plain text lines (the cell diff last)."""
+    out = [f"--- {diff.a.notebook}/{diff.a.run_id}", f"+++ {diff.b.notebook}/{diff.b.run_id}"]
+    for title, items in (
+        ("notebook", diff.fields),
+        ("parameters", diff.parameters),
+        ("metrics", diff.metrics),
+    ):
+        if not items:
+            out.append(f"{title}: no changes")
+            continue
+        out.append(f"{title}:")
+        for change in items:
+            delta = change.delta
+            suffix = f"  ({delta:+.4g})" if delta is not None else ""
+            out.append(f"  {change.key}: {_show(change.before)} -> {_show(change.after)}{suffix}")
+    out.append("cells:" if diff.cells else "cells: no changes to sources or outputs")
+    if diff.cells:
+        out.extend("  " + line for line in diff.cells.splitlines())
+    return out

@@ -1,0 +1,52 @@
+"""Short, human text for run fields: shared by the terminal listing and the review page."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+
+def duration(seconds: float | None) -> str:
+    """4.2s, 3m 12s, 1h 02m; '-' when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def moment(value: datetime | None) -> str:
+    """UTC time to the second, e.g. 2026-11-23 10:15:03Z; '-' when unknown."""
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def value(val: Any, width: int = 40) -> str:
+    """A parameter or metric value in a few characters (floats to 4 significant digits)."""
+    if isinstance(val, bool) or val is None:
+        text = repr(val)  # as the notebook's Python wrote it
+    elif isinstance(val, float):
+        text = f"{val:.4g}"
+    elif isinstance(val, str):
+        text = val
+    elif isinstance(val, list) and val and all(isinstance(r, Mapping) for r in val):
+        text = f"table of {len(val)} rows"
+    else:
+        text = json.dumps(val, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def pairs(mapping: Mapping[str, Any], width: int = 40, limit: int | None = None) -> str:
+    """k=v, k=v (values shortened), at most `limit` entries then '…'."""
+    items = list(mapping.items())
+    shown = items if limit is None else items[:limit]
+    text = ", ".join(f"{k}={value(v, width)}" for k, v in shown)
+    return text + (", …" if len(shown) < len(items) else "")

@@ -1,0 +1,178 @@
+"""Runs in the terminal: the listing table and one run's record, metrics and failure (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+from kit.review import fmt
+from kit.review.failure import Failure
+from kit.review.record import Run, is_scalar
+
+STATUS_STYLES = {
+    "succeeded": "green",
+    "failed": "bold red",
+    "killed": "yellow",
+    "timed_out": "magenta",
+    "running": "blue",
+    "invalid": "dim",
+}
+
+
+def status_text(status: str) -> Text:
+    """The status, coloured."""
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+COLUMNS = ("RUN ID", "NOTEBOOK@VERSION", "STATUS", "STARTED", "DURATION", "PARAMETERS", "METRICS")
+
+
+def runs_rows(runs: Sequence[Run]) -> list[tuple[str, ...]]:
+    """One row of short cells per run: what `kit runs` prints."""
+    rows: list[tuple[str, ...]] = []
+    for run in runs:
+        started = fmt.moment(run.started_at)
+        if run.started_at is None and run.updated_at is not None:
+            started = f"(updated {fmt.moment(run.updated_at)})"
+        rows.append(
+            (
+                run.run_id,
+                run.ref,
+                run.status,
+                started,
+                fmt.duration(run.duration_seconds),
+                fmt.pairs(run.chosen_parameters(), width=24, limit=4),
+                fmt.pairs(run.headline(), width=12),
+            )
+        )
+    return rows
+
+
+def print_runs(console: Console, runs: Sequence[Run]) -> None:
+    """Aligned columns, status coloured on a terminal (fast for thousands of runs)."""
+    rows = [COLUMNS, *runs_rows(runs)]
+    last = len(COLUMNS) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(last)]
+    if not console.is_terminal:  # plain text, no trailing spaces
+        lines = (
+            "  ".join(
+                [*(c.ljust(w) for c, w in zip(r[:last], widths, strict=True)), r[last]]
+            ).rstrip()
+            for r in rows
+        )
+        console.file.write("\n".join(lines) + "\n")
+        return
+    text = Text()
+    for n, row in enumerate(rows):
+        for i, cell in enumerate(row):
+            style = "bold" if n == 0 else STATUS_STYLES.get(cell, "") if i == 2 else ""
+            text.append(cell if i == last else cell.ljust(widths[i]) + "  ", style=style)
+        text.append("\n")
+    console.print(text, end="", soft_wrap=True)
+
+
+def _facts(run: Run) -> Text:
+    rec: dict[str, Any] = run.record or {}
+    rows: list[tuple[str, Text]] = [
+        ("run", Text(f"{run.notebook} / {run.run_id}")),
+        ("status", status_text(run.status)),
+        ("notebook", Text(run.ref)),
+        ("started", Text(fmt.moment(run.started_at))),
+        ("finished", Text(fmt.moment(run.finished_at))),
+        ("duration", Text(fmt.duration(run.duration_seconds))),
+    ]
+    if run.reason:
+        rows.append(("reason", Text(run.reason)))
+    if run.updated_at is not None and run.record is None:
+        rows.append(("last update", Text(fmt.moment(run.updated_at))))
+    for key in ("host", "pod", "image", "kit_version", "source_url"):
+        if rec.get(key):
+            rows.append((key.replace("_", " "), Text(str(rec[key]))))
+    airflow = rec.get("airflow")
+    if isinstance(airflow, dict):
+        rows.append(("airflow", Text(fmt.pairs(airflow, width=60))))
+    rows.append(("output", Text(run.output_url, style="cyan")))
+    width = max(len(key) for key, _ in rows)
+    return Text("\n").join(
+        Text.assemble((key.ljust(width), "bold"), "  ", value) for key, value in rows
+    )
+
+
+def _kv(title: str, mapping: dict[str, Any]) -> RenderableType:
+    if not mapping:
+        return Text(f"{title}: none", style="dim")
+    table = Table(title=title, title_justify="left", box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, val in mapping.items():
+        table.add_row(Text(key), Text(fmt.value(val, 200)))
+    return table
+
+
+def _metric_tables(metrics: dict[str, Any], max_rows: int = 10) -> list[RenderableType]:
+    parts: list[RenderableType] = []
+    for name, rows in metrics.items():
+        if is_scalar(rows) or not isinstance(rows, list) or not rows:
+            continue
+        columns = list(rows[0]) if isinstance(rows[0], dict) else ["value"]
+        table = Table(title=f"{name} ({len(rows)} rows)", title_justify="left", pad_edge=False)
+        for col in columns:
+            table.add_column(Text(str(col)))
+        for row in rows[:max_rows]:
+            cells = row if isinstance(row, dict) else {"value": row}
+            table.add_row(*(Text(fmt.value(cells.get(c), 24)) for c in columns))
+        parts.append(table)
+    return parts
+
+
+def failure_panel(failure: Failure) -> RenderableType:
+    """The failing cell's source and traceback (ANSI codes stripped)."""
+    where = f"cell {failure.cell_number}" if failure.cell_number else "unknown cell"
+    verb, style = ("Failed", "bold red") if failure.kind == "error" else ("Stopped", "bold yellow")
+    parts: list[RenderableType] = [Text(f"{verb} at {where}: {failure.headline}", style=style)]
+    if failure.source:
+        parts.append(Text("source:", style="bold"))
+        lines = failure.source.splitlines() or [""]
+        digits = len(str(len(lines)))
+        parts.append(
+            Text("\n".join(f"  {i:>{digits}} | {line}" for i, line in enumerate(lines, 1)))
+        )
+    if failure.traceback:
+        parts.append(Text("traceback:", style="bold"))
+        parts.append(Text("\n".join("  " + line for line in failure.traceback_text.splitlines())))
+    return Group(*parts)
+
+
+def run_details(run: Run, failure: Failure | None) -> RenderableType:
+    """Everything `kit runs show` prints."""
+    parts: list[RenderableType] = [
+        _facts(run),
+        Text(""),
+        _kv("parameters", run.parameters),
+        Text(""),
+        _kv("metrics", run.scalar_metrics()),
+    ]
+    for table in _metric_tables(run.metrics):
+        parts.extend([Text(""), table])
+    if failure is not None:
+        parts.extend([Text(""), failure_panel(failure)])
+    return Group(*parts)
+
+
+def print_wide(console: Console, renderable: RenderableType) -> None:
+    """Print; when piped (no terminal width to honour), at the renderable's natural width."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    wide = console.options.update(max_width=10_000)
+    saved = console.width
+    console.width = max(Measurement.get(console, wide, renderable).maximum, 40)
+    try:
+        console.print(renderable, crop=False)
+    finally:
+        console.width = saved

@@ -1,0 +1,90 @@
+"""`make demo`: the whole journey on the embedded defaults, on one machine.
+
+embedded GCS up -> publish notebooks/forecast.ipynb -> run its DAG locally (Airflow's
+dag.test(), one local process per pod, fanned out over two datasets) -> list the runs.
+Safe to run again: the emulator is reused, publishing unchanged content is a no-op and
+every DAG run gets fresh run ids.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DAG_ID = "kit_forecast"
+
+
+def step(title: str, *args: str, env: dict[str, str]) -> str:
+    """Run one kit command as a user would type it, echoing it first."""
+    print(f"\n==> {title}\n$ {shlex.join(['kit', *args])}", flush=True)
+    proc = subprocess.run(
+        [str(BIN / "kit"), *args], env=env, cwd=ROOT, text=True, stdout=subprocess.PIPE, check=False
+    )
+    print(proc.stdout, end="", flush=True)
+    if proc.returncode != 0:
+        sys.exit(f"demo: `kit {shlex.join(args)}` failed with exit code {proc.returncode}")
+    return proc.stdout
+
+
+def main() -> None:
+    """Run the demo; exits non-zero at the first failing step."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
+    step(
+        "Start the embedded GCS (fake-gcs-server on 127.0.0.1, data in .kit/gcs)",
+        "dev",
+        "up",
+        env=env,
+    )
+    exports = step(
+        'Its environment (eval "$(.venv/bin/kit dev env)" in your shell)', "dev", "env", env=env
+    )
+    for line in exports.splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        env[key] = shlex.split(value)[0] if value else ""
+    step(
+        "Publish the forecast notebook (an immutable version + the latest pointer)",
+        "publish",
+        "notebooks/forecast.ipynb",
+        env=env,
+    )
+    date = datetime.now(UTC).strftime("%Y-%m-%d")
+    step(
+        f"Run its DAG {DAG_ID} locally: one process per pod, fanned out over two datasets",
+        "dag",
+        "test",
+        DAG_ID,
+        "--date",
+        date,
+        env=env,
+    )
+    listing = step("The runs, newest first", "runs", "forecast", "--json", env=env)
+    runs = json.loads(listing)
+    latest = [r for r in runs if r.get("status") == "succeeded"][:2]
+    print("\n==> Where to look")
+    for record in latest:
+        folder = record["output_url"].rsplit("/", 1)[0]
+        print(f"  {record['run_id']}: {record['parameters'].get('dataset_url', '')}")
+        print(f"    executed notebook  {record['output_url']}")
+        print(f"    forecast           {folder}/forecast.csv and {folder}/forecast.png")
+        metrics = {k: v for k, v in record.get("metrics", {}).items() if not isinstance(v, list)}
+        print(f"    metrics            {json.dumps(metrics)}")
+    print(
+        "\nOpen them:\n"
+        '  eval "$(.venv/bin/kit dev env)"\n'
+        "  .venv/bin/kit runs show forecast <run-id>      # record, metrics, failing cell\n"
+        "  .venv/bin/kit runs pull forecast --latest      # executed notebook -> runs/\n"
+        "  .venv/bin/kit review                           # review page, http://127.0.0.1:8765\n"
+        "  make lab                                       # JupyterLab, notebook environment\n"
+        "Stop the emulator with `.venv/bin/kit dev down` (its data stays in .kit/gcs)."
+    )
+
+
+if __name__ == "__main__":
+    main()

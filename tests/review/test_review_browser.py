@@ -1,0 +1,94 @@
+"""The review page in a real headless Chromium (Debian's, driven by Playwright).
+
+Chromium is installed by scripts/install_browser.sh; when it is missing this test FAILS.
+It also writes the README's screenshots: docs/img/review.png (the runs page) and
+docs/img/review-failed-run.png (a failed run, failing cell highlighted).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from review_support import ROOT, ReviewRuns
+
+from kit.review.server import start, url_of
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these, background connections are refused by the closed network and stall it.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "docs" / "img"
+RED = "rgb(207, 34, 46)"  # styles.STATUS_COLOURS["failed"]
+
+
+@pytest.fixture(scope="module")
+def review_url(review_runs: ReviewRuns) -> Iterator[str]:
+    server, thread = start(review_runs.settings)
+    yield url_of(server)
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.mark.browser
+def test_filter_open_a_failed_run_and_follow_the_link_to_its_cell(review_url: str) -> None:
+    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: run scripts/install_browser.sh"
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(20_000)
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+
+            page.goto(review_url + "/")
+            expect(page.locator("tr.run")).to_have_count(15)
+            badge = page.locator("tr.run.st-failed .kit-badge")
+            assert badge.evaluate("e => getComputedStyle(e).color") == RED
+            expect(page.locator("svg.chart").first).to_be_visible()
+            page.screenshot(path=str(SCREENSHOTS / "review.png"), full_page=True)
+
+            page.click("a.chip[data-filter=status][data-value=failed]")
+            expect(page).to_have_url(re.compile(r"\?status=failed$"))
+            expect(page.locator("tr.run")).to_have_count(1)
+            expect(page.locator("a.chip.active[data-value=failed]")).to_be_visible()
+
+            page.click("tr.run a.run-link")
+            expect(page).to_have_url(re.compile(r"/runs/demo/fail-1$"))
+            link = page.locator("#kit-failure-link")
+            expect(link).to_have_text(
+                re.compile(r"Failed at cell (\d+):\s*ValueError: holdout is larger than the data")
+            )
+            number = re.search(r"cell (\d+)", link.inner_text())
+            assert number, link.inner_text()
+            assert (link.get_attribute("href") or "").endswith(f"#cell-{number[1]}")
+
+            link.click()
+            notebook = page.frame_locator("iframe.notebook")
+            cell = notebook.locator(f"#cell-{number[1]}")
+            expect(cell).to_have_class(re.compile(r"\bkit-failed\b"))
+            expect(cell).to_contain_text("ValueError")
+            assert cell.evaluate("e => getComputedStyle(e).outlineColor") == RED
+            frame = page.frame(url=re.compile(r"/notebook"))
+            assert frame is not None
+            assert frame.url.endswith(f"#cell-{number[1]}")
+            expect(cell).to_be_in_viewport()  # the link scrolled the notebook to the cell
+            page.screenshot(path=str(SCREENSHOTS / "review-failed-run.png"))
+        finally:
+            browser.close()
+    assert not problems, problems
