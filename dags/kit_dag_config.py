@@ -86,7 +86,7 @@ class Cluster:
 
 @dataclass(frozen=True)
 class Settings:
-    """The kit settings each pod receives as KIT_* variables (see docs/CONTRACTS.md)."""
+    """The kit settings each pod receives as KIT_* variables (see docs/architecture.md)."""
 
     project: str
     image: str
