@@ -26,9 +26,7 @@ app.command("publish")(publish.publish_cmd)
 app.command("versions")(publish.versions_cmd)
 app.command("rollback")(publish.rollback_cmd)
 app.command("show")(publish.show_cmd)
-app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
-    run.run
-)
+app.command("run")(run.run)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,8 +34,12 @@ def main(argv: list[str] | None = None) -> None:
     from kit.runner.execute import block_unused_imports
 
     block_unused_imports()
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        code = app(args=argv, prog_name="kit", standalone_mode=False)
+        params: list[tuple[str, str]] = []
+        if args[:1] == ["run"]:
+            args[1:], params = run.split_params(args[1:])
+        code = app(args=args, prog_name="kit", standalone_mode=False, obj={"params": params})
     except KitError as exc:
         print(f"kit: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -12,17 +12,29 @@ from kit.errors import UsageError
 PARAM_FLAGS = ("-p", "--param")
 
 
-def _pairs(extra: list[str]) -> list[tuple[str, str]]:
-    # typer cannot declare a repeatable two-value option, so `-p KEY VALUE` arrives here.
-    pairs, rest = [], list(extra)
-    while rest:
-        flag = rest.pop(0)
-        if flag not in PARAM_FLAGS:
-            raise UsageError(f"unexpected argument {flag!r} (parameters are -p KEY VALUE)")
-        if len(rest) < 2:
-            raise UsageError(f"{flag} needs KEY and VALUE")
-        pairs.append((rest.pop(0), rest.pop(0)))
-    return pairs
+def split_params(args: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Take every `-p KEY VALUE` out of `kit run`'s arguments, before the parser sees them.
+
+    typer cannot declare a repeatable two-value option, and a value may look like an
+    option (`--help`, `-x`, `--timeout`): it must reach the notebook verbatim, never be
+    parsed. Everything else is left for the parser.
+    """
+    rest: list[str] = []
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(args):
+        if args[i] == "--":
+            rest.extend(args[i:])
+            break
+        if args[i] in PARAM_FLAGS:
+            if len(args) - i < 3:
+                raise UsageError(f"{args[i]} needs KEY and VALUE")
+            pairs.append((args[i + 1], args[i + 2]))
+            i += 3
+            continue
+        rest.append(args[i])
+        i += 1
+    return rest, pairs
 
 
 def run(
@@ -43,7 +55,7 @@ def run(
         settings(),
         ref,
         run_id,
-        cli_params=_pairs(ctx.args),
+        cli_params=(ctx.obj or {}).get("params", []),
         params_json=params_json,
         timeout=timeout,
     )

@@ -252,3 +252,13 @@ def test_sigterm_stops_kernel_saves_output_and_records_killed(
     record = json.loads(store.read(output_url.replace("output.ipynb", "run.json")))
     assert (record["status"], record["reason"]) == ("killed", "received SIGTERM")
     assert "working" in _texts(json.loads(store.read(output_url))["cells"][1])
+
+
+def test_parameter_values_that_look_like_options_reach_the_notebook_verbatim(
+    gcs_settings: Settings, make_notebook: MakeNotebook
+) -> None:
+    nb = make_notebook("verbatim", "import kit\nkit.record('label', label)")
+    result = _kit("run", str(nb), "--run-id", "v1", "-p", "label", "--help", env=_env(gcs_settings))
+    assert result.returncode == 0, result.stderr
+    record_url = f"{gcs_settings.outputs_bucket}/runs/verbatim/v1/run.json"
+    assert json.loads(storage_for(record_url).read(record_url))["metrics"] == {"label": "--help"}
