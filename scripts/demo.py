@@ -21,13 +21,15 @@ BIN = Path(sys.executable).parent
 DAG_ID = "kit_forecast"
 
 
-def step(title: str, *args: str, env: dict[str, str]) -> str:
-    """Run one kit command as a user would type it, echoing it first."""
-    print(f"\n==> {title}\n$ {shlex.join(['kit', *args])}", flush=True)
+def step(title: str | None, *args: str, env: dict[str, str]) -> str:
+    """Run one kit command as a user would type it, echoing it (unless untitled)."""
+    if title:
+        print(f"\n==> {title}\n$ {shlex.join(['kit', *args])}", flush=True)
     proc = subprocess.run(
         [str(BIN / "kit"), *args], env=env, cwd=ROOT, text=True, stdout=subprocess.PIPE, check=False
     )
-    print(proc.stdout, end="", flush=True)
+    if title:
+        print(proc.stdout, end="", flush=True)
     if proc.returncode != 0:
         sys.exit(f"demo: `kit {shlex.join(args)}` failed with exit code {proc.returncode}")
     return proc.stdout
@@ -64,8 +66,8 @@ def main() -> None:
         date,
         env=env,
     )
-    listing = step("The runs, newest first", "runs", "forecast", "--json", env=env)
-    runs = json.loads(listing)
+    step("The runs, newest first", "runs", "forecast", env=env)
+    runs = json.loads(step(None, "runs", "forecast", "--json", env=env))
     latest = [r for r in runs if r.get("status") == "succeeded"][:2]
     print("\n==> Where to look")
     for record in latest:
