@@ -17,8 +17,9 @@ from typing import Any
 from kit.config import Settings
 from kit.errors import UsageError
 from kit.runner import record as records
-from kit.runner.execute import Outcome, StopSignal, execute
+from kit.runner.execute import Session, StopSignal
 from kit.runner.nbio import OutputWriter
+from kit.runner.outcome import Outcome
 from kit.runner.params import resolve_parameters
 from kit.runner.source import Source, load_source
 from kit.storage import Storage, storage_for
@@ -70,12 +71,25 @@ def run(
         parameters[OUTPUT_PREFIX_PARAM] = run_dir + "/"
     store = storage_for(run_dir, retry_deadline=settings.retry_deadline)
     writer = OutputWriter(store, f"{run_dir}/output.ipynb")
+    kernel_env = {**os.environ, "KIT_RUN_ID": run_id}
+    if kernel_env.get("STORAGE_EMULATOR_HOST"):
+        # The kernel's gcsfs would otherwise probe the emulator for gRPC for minutes.
+        kernel_env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
     with StopSignal().on_signals() as stop:
         # From here on a SIGTERM still ends with a record, however early it comes.
-        writer.claim(source.notebook)
-        return _execute_and_record(
-            source, parameters, writer, store, run_id, run_dir, timeout, grace, stop
-        )
+        session = Session(source.notebook, kernel_env)
+        session.start()  # the kernel boots while we claim the output and load papermill
+        try:
+            writer.claim(source.notebook)
+        except BaseException:
+            session.cancel()
+            raise
+        try:
+            return _execute_and_record(
+                source, parameters, writer, store, run_id, run_dir, timeout, grace, stop, session
+            )
+        finally:
+            session.close()
 
 
 def _execute_and_record(
@@ -88,23 +102,12 @@ def _execute_and_record(
     timeout: float | None,
     grace: float | None,
     stop: StopSignal,
+    session: Session,
 ) -> RunResult:
     started = datetime.now(UTC)
     if grace is None:
         grace = float(os.environ.get("KIT_GRACE_SECONDS", "30"))
-    kernel_env = {**os.environ, "KIT_RUN_ID": run_id}
-    if kernel_env.get("STORAGE_EMULATOR_HOST"):
-        # The kernel's gcsfs would otherwise probe the emulator for gRPC for minutes.
-        kernel_env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-    outcome: Outcome = execute(
-        source.notebook,
-        parameters,
-        writer,
-        timeout=timeout,
-        grace=grace,
-        stop=stop,
-        kernel_env=kernel_env,
-    )
+    outcome: Outcome = session.execute(parameters, writer, timeout=timeout, grace=grace, stop=stop)
     finished = datetime.now(UTC)
     body = records.build(
         run_id=run_id,

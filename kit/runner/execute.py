@@ -1,9 +1,10 @@
 """Execute a notebook with papermill's Python API under supervision.
 
-papermill runs in a worker thread with a kernel manager we own, so the main
-thread stays free to react to SIGTERM and to the run's timeout: it stops the
-kernel, papermill notices the dead kernel, saves what ran, and returns.
-papermill does not tell a dead kernel from a failing cell, so we do.
+A `Session` owns one worker thread that starts the kernel at once (so the kernel
+boots while the runner claims its output and imports papermill), then runs
+papermill with that kernel manager. The main thread stays free to react to
+SIGTERM and to the run's timeout: it kills the kernel, papermill notices the dead
+kernel, saves what ran, and returns.
 """
 
 from __future__ import annotations
@@ -12,25 +13,17 @@ import copy
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 from kit.catalog import SKIP_TAG
 from kit.runner.nbio import OutputWriter
-
-
-@dataclass
-class Outcome:
-    """How execution ended, before it is turned into a run record."""
-
-    status: str  # succeeded | failed | killed | timed_out
-    reason: str | None = None
-    error: dict[str, Any] | None = None
+from kit.runner.outcome import Outcome, classify, stopped
 
 
 def block_unused_imports() -> None:
@@ -61,6 +54,7 @@ class StopSignal:
         self.why: list[str] = []
 
     def set(self, why: str) -> None:
+        """Ask the run to stop; the first reason wins."""
         if not self.event.is_set():
             self.why.append(why)
             self.event.set()
@@ -83,145 +77,117 @@ class StopSignal:
                 signal.signal(s, h)
 
 
-def _failing_cell(nb: dict[str, Any] | None) -> int | None:
-    """The index of the last cell papermill started, in the output notebook."""
-    if not nb:
-        return None
-    started = [
-        i
-        for i, c in enumerate(nb.get("cells", []))
-        if c.get("metadata", {}).get("papermill", {}).get("start_time")
-    ]
-    return started[-1] if started else None
+class Session:
+    """One kernel and one papermill execution, in a worker thread we supervise."""
 
+    def __init__(self, nb: dict[str, Any], kernel_env: dict[str, str]) -> None:
+        self.nb = skip_tagged(nb)
+        self.kernel_name = str(nb.get("metadata", {}).get("kernelspec", {}).get("name", "python3"))
+        self.kernel_env = kernel_env
+        self._go = threading.Event()
+        self._done = threading.Event()
+        self._job: dict[str, Any] = {}
+        self._process: Any = None
+        self.error: BaseException | None = None
+        self.kernel_exit = ""
+        self._worker = threading.Thread(target=self._work, name="kit-papermill", daemon=True)
 
-def execute(
-    nb: dict[str, Any],
-    parameters: dict[str, Any],
-    writer: OutputWriter,
-    *,
-    timeout: float | None,
-    grace: float,
-    stop: StopSignal,
-    kernel_env: dict[str, str] | None = None,
-) -> Outcome:
-    """Run nb with papermill, saving through writer as it goes; never raises for the notebook."""
-    block_unused_imports()
-    import logging
+    def start(self) -> None:
+        """Start the kernel now; execution waits for `execute`."""
+        self._worker.start()
 
-    import nbformat
-    import papermill
-    from jupyter_client.manager import AsyncKernelManager
-    from jupyter_core.utils import run_sync
-    from papermill.exceptions import PapermillExecutionError
+    def cancel(self) -> None:
+        """Stop the kernel without executing anything (the run could not be claimed)."""
+        self._job["cancelled"] = True
+        self._go.set()
+        self.close()
 
-    # We report how the run ended ourselves; papermill's log lines would only repeat it.
-    logging.getLogger("papermill").setLevel(logging.CRITICAL)
-    writer.register()
-    node = nbformat.from_dict(skip_tagged(nb))  # type: ignore[no-untyped-call]
-    kernel_name = node.metadata.get("kernelspec", {}).get("name", "python3")
-    # An async manager: nbclient then polls kernel liveness while waiting for output.
-    # IPC keeps kernel traffic off TCP, and ipykernel quiet about it.
-    km = AsyncKernelManager(kernel_name=kernel_name, transport="ipc", ip=_ipc_path())
-    result: dict[str, BaseException | None] = {}
-    kernel_exit: list[str] = []
+    def close(self, timeout: float = 30) -> None:
+        """Wait for the kernel to be shut down."""
+        self._worker.join(timeout)
 
-    def work() -> None:
+    def _work(self) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        # An async manager: nbclient then polls kernel liveness while waiting for output.
+        # IPC keeps kernel traffic off TCP, and ipykernel quiet about it.
+        ipc = os.path.join(tempfile.mkdtemp(prefix="kit-kernel-"), "kernel")
+        km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc", ip=ipc)
         try:
-            # Started here rather than by nbclient so the kernel gets this run's environment.
-            run_sync(km.start_kernel)(env=kernel_env or dict(os.environ))
-            papermill.execute_notebook(
-                node,
-                writer.url,
-                parameters=parameters,
-                kernel_name=kernel_name,
-                progress_bar=False,
-                km=km,
-                autosave_cell_every=10,
-            )
-            result["error"] = None
-        except BaseException as exc:  # reported below, whatever it is
-            result["error"] = exc
+            run_sync(km.start_kernel)(env=self.kernel_env)
+            self._process = getattr(km.provisioner, "process", None)
+            self._go.wait()
+            stop = self._job.get("stop")
+            if not self._job.get("cancelled") and not (stop is not None and stop.is_set()):
+                self._execute(km)
+        except BaseException as exc:  # reported by classify(), whatever it is
+            self.error = exc
         finally:
-            kernel_exit.append(_exit_description(km))
+            self.kernel_exit = _exit_description(self._process)
+            # The outcome is known: let the runner write its record while the kernel stops.
+            self._done.set()
             if km.has_kernel:
                 run_sync(km.shutdown_kernel)(now=True)
 
-    deadline = time.monotonic() + timeout if timeout else None
-    worker = threading.Thread(target=work, name="kit-papermill", daemon=True)
-    if not stop.event.is_set():
-        worker.start()
-    while worker.is_alive() and not stop.event.is_set():
-        worker.join(0.1)
-        if deadline is not None and time.monotonic() > deadline:
-            stop.set("timed_out")
-    if stop.event.is_set() and worker.is_alive():
-        # Kill the kernel; papermill then sees it die and saves what has run.
-        _kill(km)
-        worker.join(grace)
+    def _execute(self, km: Any) -> None:
+        import nbformat
+        import papermill
 
-    if stop.why:
-        status = stop.why[0]
-        reason = f"timed out after {timeout:g} s" if status == "timed_out" else "received SIGTERM"
-        return Outcome(status, reason, _error(writer.last(), None))
-    error = result.get("error")
-    if error is None:
-        return Outcome("succeeded")
-    if isinstance(error, PapermillExecutionError):
-        if error.ename == "SystemExit" and str(error.evalue).strip() in ("", "0", "None"):
-            return Outcome("succeeded", f"sys.exit({error.evalue})")
-        info = {
-            # Index in the saved output, which papermill gave an error banner and an anchor.
-            "cell_index": _error_cell(writer.last(), error.cell_index),
-            "ename": error.ename,
-            "evalue": str(error.evalue),
-            "traceback": list(error.traceback or []),
-        }
-        if error.ename == "SystemExit":
-            return Outcome("failed", f"sys.exit({error.evalue})", info)
-        return Outcome("failed", f"{error.ename}: {error.evalue}", info)
-    if type(error).__name__ == "DeadKernelError":
-        info = _error(writer.last(), "DeadKernelError") or {}
-        info["evalue"] = kernel_exit[0] if kernel_exit else ""
-        return Outcome("failed", "kernel died", info)
-    return Outcome("failed", f"{type(error).__name__}: {error}", _error(writer.last(), None))
+        node = nbformat.from_dict(self.nb)  # type: ignore[no-untyped-call]
+        papermill.execute_notebook(
+            node,
+            self._job["url"],
+            parameters=self._job["parameters"],
+            kernel_name=self.kernel_name,
+            progress_bar=False,
+            km=km,
+            autosave_cell_every=10,
+        )
+
+    def kill_kernel(self) -> None:
+        """SIGKILL the kernel from any thread; papermill then saves what has run."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+
+    def execute(
+        self,
+        parameters: dict[str, Any],
+        writer: OutputWriter,
+        *,
+        timeout: float | None,
+        grace: float,
+        stop: StopSignal,
+    ) -> Outcome:
+        """Run the notebook, saving through writer as it goes; never raises for the notebook."""
+        import logging
+
+        block_unused_imports()
+        import papermill  # noqa: F401  (imported here, while the kernel boots)
+
+        # We report how the run ended ourselves; papermill's log lines would only repeat it.
+        logging.getLogger("papermill").setLevel(logging.CRITICAL)
+        writer.register()
+        self._job.update(url=writer.url, parameters=parameters, stop=stop.event)
+        deadline = time.monotonic() + timeout if timeout else None
+        if stop.event.is_set():
+            self._job["cancelled"] = True
+        self._go.set()
+        while not self._done.wait(0.1) and not stop.event.is_set():
+            if deadline is not None and time.monotonic() > deadline:
+                stop.set("timed_out")
+        if stop.event.is_set() and not self._done.is_set():
+            self.kill_kernel()
+            self._done.wait(grace)
+        if stop.why:
+            return stopped(stop.why[0], timeout, writer.last())
+        return classify(self.error, writer.last(), self.kernel_exit)
 
 
-def _error_cell(nb: dict[str, Any] | None, fallback: int) -> int:
-    for index, cell in enumerate((nb or {}).get("cells", [])):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and output.get("ename") != "SystemExit":
-                return index
-            if output.get("output_type") == "error" and output.get("evalue") not in ("", "0"):
-                return index
-    return fallback
-
-
-def _exit_description(km: Any) -> str:
-    process = getattr(getattr(km, "provisioner", None), "process", None)
+def _exit_description(process: Any) -> str:
     code = process.poll() if process is not None else None
     if code is None:
         return "the kernel process stopped responding"
     if code < 0:
         return f"the kernel process was killed by signal {-code}"
     return f"the kernel process exited with code {code}"
-
-
-def _ipc_path() -> str:
-    import tempfile
-
-    return os.path.join(tempfile.mkdtemp(prefix="kit-kernel-"), "kernel")
-
-
-def _kill(km: Any) -> None:
-    """SIGKILL the kernel process from any thread (the manager itself is async)."""
-    process = getattr(getattr(km, "provisioner", None), "process", None)
-    if process is not None and process.poll() is None:
-        process.kill()
-
-
-def _error(nb: dict[str, Any] | None, ename: str | None) -> dict[str, Any] | None:
-    index = _failing_cell(nb)
-    if index is None and ename is None:
-        return None
-    return {"cell_index": index, "ename": ename, "evalue": "", "traceback": []}

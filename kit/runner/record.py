@@ -11,7 +11,7 @@ from typing import Any
 
 import kit
 from kit.metrics import collect
-from kit.runner.execute import Outcome
+from kit.runner.outcome import Outcome
 from kit.runner.source import Source
 
 SCHEMA = 1
