@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 # The image's ENV (image/Dockerfile), which the process would otherwise not have.
-IMAGE_ENV = {"PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+IMAGE_ENV = {"PYTHONUNBUFFERED": "1"}
 # What a process needs from the developer's environment to run at all.
 SYSTEM_VARS = (
     "PATH",

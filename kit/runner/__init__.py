@@ -77,7 +77,7 @@ def run(
         kernel_env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
     with StopSignal().on_signals() as stop:
         # From here on a SIGTERM still ends with a record, however early it comes.
-        session = Session(source.notebook, kernel_env)
+        session = Session(source.notebook, source.url, kernel_env)
         session.start()  # the kernel boots while we claim the output and load papermill
         try:
             writer.claim(source.notebook)

@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any
 
 from kit.catalog import SKIP_TAG
-from kit.runner.nbio import OutputWriter
+from kit.runner.nbio import OutputWriter, PreparedSource
 from kit.runner.outcome import Outcome, classify, stopped
 
 
@@ -80,8 +80,9 @@ class StopSignal:
 class Session:
     """One kernel and one papermill execution, in a worker thread we supervise."""
 
-    def __init__(self, nb: dict[str, Any], kernel_env: dict[str, str]) -> None:
+    def __init__(self, nb: dict[str, Any], source_url: str, kernel_env: dict[str, str]) -> None:
         self.nb = skip_tagged(nb)
+        self.source_url = source_url
         self.kernel_name = str(nb.get("metadata", {}).get("kernelspec", {}).get("name", "python3"))
         self.kernel_env = kernel_env
         self._go = threading.Event()
@@ -131,12 +132,12 @@ class Session:
                 run_sync(km.shutdown_kernel)(now=True)
 
     def _execute(self, km: Any) -> None:
-        import nbformat
         import papermill
 
-        node = nbformat.from_dict(self.nb)  # type: ignore[no-untyped-call]
+        source = PreparedSource(self.source_url, self.nb)
+        source.register()
         papermill.execute_notebook(
-            node,
+            source.url,
             self._job["url"],
             parameters=self._job["parameters"],
             kernel_name=self.kernel_name,

@@ -64,3 +64,33 @@ class OutputWriter:
         """The notebook as last saved (what a reviewer will see)."""
         with self._lock:
             return json.loads(self._last) if self._last else None
+
+
+class PreparedSource:
+    """Serves the prepared notebook to papermill under its source URL.
+
+    papermill records its input in the output's metadata: given a URL it keeps the URL;
+    given a notebook object it would embed a second copy of the whole notebook.
+    """
+
+    def __init__(self, url: str, nb: dict[str, Any]) -> None:
+        self.url = url
+        self._text = json.dumps(nb)
+
+    def read(self, path: str) -> str:
+        return self._text
+
+    def write(self, buf: str, path: str) -> None:
+        raise PermissionError(f"{path} is a run's source; it is never written")
+
+    def listdir(self, path: str) -> list[str]:
+        return [self.url]
+
+    def pretty_path(self, path: str) -> str:
+        return path
+
+    def register(self) -> None:
+        """Make papermill read the source through us (exact URL, LIFO)."""
+        from papermill.iorw import papermill_io
+
+        papermill_io.register(self.url, self)

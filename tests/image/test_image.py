@@ -272,7 +272,8 @@ def test_entrypoint_is_kit_run_through_micromamba_activation() -> None:
 def test_environment_variables_for_the_run() -> None:
     env = {k: v for i in ins("ENV") for k, v in key_values(i.value).items()}
     assert env.get("PYTHONUNBUFFERED") == "1"
-    assert env.get("MPLBACKEND") == "Agg"
+    # Plots must be embedded in executed notebooks: the kernel's inline backend, not Agg.
+    assert "MPLBACKEND" not in env
     assert env.get("HOME") in {"/home/kit", "/tmp"}
     assert not EMULATOR_ONLY_ENV & env.keys(), "emulator-only settings must not be in the image"
 
