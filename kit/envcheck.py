@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import re
+import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -17,7 +18,13 @@ import yaml
 
 from kit.errors import UsageError
 
-DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "environment.yml"
+# The checkout's file when kit is installed from it (editable); the image keeps a copy in
+# the environment itself, since there kit is installed into site-packages.
+_CANDIDATES = (
+    Path(__file__).resolve().parent.parent / "environment.yml",
+    Path(sys.prefix) / "share" / "kit" / "environment.yml",
+)
+DEFAULT_SPEC = next((p for p in _CANDIDATES if p.is_file()), _CANDIDATES[0])
 
 
 @dataclass(frozen=True)

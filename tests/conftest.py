@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from gcs_support import fresh_settings
 
 from kit import dev
 from kit.config import Settings
@@ -58,18 +59,7 @@ def bucket(gcs_server: dev.Server) -> str:
 @pytest.fixture
 def gcs_settings(gcs_server: dev.Server) -> Settings:
     """Settings whose three buckets are fresh and empty (data seeded with the examples)."""
-    from google.cloud import storage as gcs
-
-    client = gcs.Client()
-    names = {
-        f: f"t-{f.split('_')[0]}-{uuid.uuid4().hex[:12]}"
-        for f in ("modules_bucket", "outputs_bucket", "data_bucket")
-    }
-    for name in names.values():
-        client.create_bucket(name)
-    conf = Settings(**{f: f"gs://{n}" for f, n in names.items()}, retry_deadline=10.0)
-    dev.provision(gcs_server, conf)
-    return conf
+    return fresh_settings(gcs_server)
 
 
 @pytest.fixture(autouse=True)

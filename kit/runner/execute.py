@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -116,7 +117,10 @@ class Session:
         ipc = os.path.join(tempfile.mkdtemp(prefix="kit-kernel-"), "kernel")
         km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc", ip=ipc)
         try:
-            run_sync(km.start_kernel)(env=self.kernel_env)
+            # As nbclient would: no IPython history database (a run never needs one).
+            run_sync(km.start_kernel)(
+                env=self.kernel_env, extra_arguments=["--HistoryManager.hist_file=:memory:"]
+            )
             self._process = getattr(km.provisioner, "process", None)
             self._go.wait()
             stop = self._job.get("stop")
@@ -128,8 +132,15 @@ class Session:
             self.kernel_exit = _exit_description(self._process)
             # The outcome is known: let the runner write its record while the kernel stops.
             self._done.set()
-            if km.has_kernel:
+            if self._process is not None:
+                # Every output has arrived, so kill it at once, as shutdown_kernel(now=True)
+                # would after an interrupt and 0.1 s polls; then remove its files.
+                self.kill_kernel()
+                self._process.wait()
+                run_sync(km.cleanup_resources)()
+            elif km.has_kernel:
                 run_sync(km.shutdown_kernel)(now=True)
+            shutil.rmtree(os.path.dirname(ipc), ignore_errors=True)
 
     def _execute(self, km: Any) -> None:
         import papermill

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from gcs_support import fresh_settings
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from kit import dev
@@ -96,21 +96,6 @@ class ReviewRuns:
         return self.settings.url("outputs_bucket", "runs", name, run_id, file)
 
 
-def _fresh_settings(server: dev.Server) -> Settings:
-    from google.cloud import storage as gcs
-
-    client = gcs.Client()
-    names = {
-        f: f"rv-{f.split('_')[0]}-{uuid.uuid4().hex[:10]}"
-        for f in ("modules_bucket", "outputs_bucket", "data_bucket")
-    }
-    for name in names.values():
-        client.create_bucket(name)
-    settings = Settings(**{f: f"gs://{n}" for f, n in names.items()}, retry_deadline=10.0)
-    dev.provision(server, settings)
-    return settings
-
-
 def _env(server: dev.Server, settings: Settings, work: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
     env.update(
@@ -175,7 +160,7 @@ def _history(settings: Settings, template_id: str, count: int = 8) -> list[str]:
 
 def make_runs(server: dev.Server, work: Path) -> ReviewRuns:
     """Make every run (see the module docstring) in fresh buckets; returns where they are."""
-    settings = _fresh_settings(server)
+    settings = fresh_settings(server, prefix="rv")
     for folder, title, comment in (
         ("v1", "Demo forecast", "# mean level"),
         ("v2", "Demo forecast", "# mean level of the whole history"),
