@@ -83,8 +83,6 @@ def kit_env(gcs_settings: Settings) -> dict[str, str]:
     env["KIT_OUTPUTS_BUCKET"] = gcs_settings.outputs_bucket
     env["KIT_DATA_BUCKET"] = gcs_settings.data_bucket
     env["PYTHONUNBUFFERED"] = "1"
-    # The repository first, whatever the working directory: kit is the checkout's kit.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
 

@@ -106,8 +106,6 @@ def _env(server: dev.Server, settings: Settings, work: Path) -> dict[str, str]:
         KIT_DATA_BUCKET=settings.data_bucket,
         KIT_GRACE_SECONDS="3",
         XDG_CACHE_HOME=str(work / "xdg-cache"),  # kit runs' record cache
-        # Kernels import kit from this checkout whatever their working directory.
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
     return env
 
