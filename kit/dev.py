@@ -13,8 +13,6 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +68,9 @@ def _alive(pid: int) -> bool:
 
 
 def _ready(url: str) -> bool:
+    import urllib.error
+    import urllib.request  # here, not at the top: every `kit` command imports this module
+
     try:
         with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1) as resp:
             return bool(resp.status == 200)

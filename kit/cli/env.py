@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from kit import envcheck
 from kit.cli.common import out
 from kit.errors import KitError
 
@@ -19,9 +18,14 @@ class DriftError(KitError):
 
 @app.command()
 def check(
-    spec: Path = typer.Option(envcheck.DEFAULT_SPEC, help="environment.yml to compare with."),
+    spec: Path | None = typer.Option(
+        None, help="environment.yml to compare with [default: the one kit was installed with]."
+    ),
 ) -> None:
     """List packages whose installed version differs from environment.yml; exit 1 if any."""
+    from kit import envcheck  # yaml and importlib.metadata: only this command needs them
+
+    spec = spec or envcheck.DEFAULT_SPEC
     drifts = envcheck.check(spec)
     if not drifts:
         out.print(f"environment matches {spec}")

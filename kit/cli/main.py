@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import sys
+from typing import NoReturn
 
 import typer
 from typer.exceptions import Abort, TyperException
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         code = app(args=args, prog_name="kit", standalone_mode=False, obj={"params": params})
     except KitError as exc:
         print(f"kit: error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        _exit(exc.exit_code, process_ends=argv is None)
     except TyperException as exc:  # usage errors from the (vendored) click parser
         show = getattr(exc, "show", None)
         if show is not None:
@@ -53,7 +55,16 @@ def main(argv: list[str] | None = None) -> None:
     except Abort:
         print("kit: aborted", file=sys.stderr)
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    _exit(code if isinstance(code, int) else 0, process_ends=argv is None)
+
+
+def _exit(code: int, process_ends: bool = True) -> NoReturn:
+    if process_ends:
+        # The command is done and every file is written. Freezing the heap spares the
+        # interpreter its final cyclic-GC pass over papermill's, nbformat's and the GCS
+        # client's objects: ~0.1 s of every `kit run`, which pods and DAG retries pay.
+        gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":
