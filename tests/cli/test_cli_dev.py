@@ -29,9 +29,9 @@ def _kit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 def test_dev_up_env_down_round_trip(tmp_path: Path) -> None:
     root, port = tmp_path / "gcs", str(_free_port())
     up = _kit("dev", "up", "--root", str(root), "--port", port)
-    assert up.returncode == 0, up.stderr
-    assert "gs://kit-data/prophet-examples/example_wp_log_peyton_manning.csv" in up.stdout
-    try:
+    try:  # whatever fails below, the server must not outlive the test
+        assert up.returncode == 0, up.stderr
+        assert "gs://kit-data/prophet-examples/example_wp_log_peyton_manning.csv" in up.stdout
         again = _kit("dev", "up", "--root", str(root), "--port", port)
         assert again.returncode == 0, again.stderr
         assert "created" not in again.stdout  # idempotent: nothing new the second time
