@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from review_support import ReviewRuns, make_runs
 
 from kit import dev
+from kit.review.server import start, url_of
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +30,13 @@ def review_env(review_runs: ReviewRuns, monkeypatch: pytest.MonkeyPatch) -> Revi
     for key in ("KIT_MODULES_BUCKET", "KIT_OUTPUTS_BUCKET", "KIT_DATA_BUCKET"):
         monkeypatch.setenv(key, review_runs.env[key])
     return review_runs
+
+
+@pytest.fixture(scope="module")
+def review_url(review_runs: ReviewRuns) -> Iterator[str]:
+    """A review server on loopback over the session runs; its base URL."""
+    server, thread = start(review_runs.settings)
+    yield url_of(server)
+    server.shutdown()
+    server.server_close()
+    thread.join(5)

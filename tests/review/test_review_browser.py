@@ -8,13 +8,10 @@ docs/img/review-failed-run.png (a failed run, failing cell highlighted).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from review_support import ROOT, ReviewRuns
-
-from kit.review.server import start, url_of
+from review_support import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,15 +27,6 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "docs" / "img"
 RED = "rgb(207, 34, 46)"  # styles.STATUS_COLOURS["failed"]
-
-
-@pytest.fixture(scope="module")
-def review_url(review_runs: ReviewRuns) -> Iterator[str]:
-    server, thread = start(review_runs.settings)
-    yield url_of(server)
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 @pytest.mark.browser

@@ -6,13 +6,10 @@ import json
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from review_support import ReviewRuns
-
-from kit.review.server import start, url_of
 
 
 @dataclass(frozen=True)
@@ -23,12 +20,8 @@ class Page:
 
 
 @pytest.fixture(scope="module")
-def base(review_runs: ReviewRuns) -> Iterator[str]:
-    server, thread = start(review_runs.settings)
-    yield url_of(server)
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+def base(review_url: str) -> str:
+    return review_url
 
 
 def get(url: str, *, method: str = "GET", host: str | None = None) -> Page:
