@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from kit.metrics import METRIC_MIME
 from kit.review.failure import strip_ansi
 from kit.review.record import Run
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
-
-METRIC_MIME = "application/vnd.kit.metric+json"  # kit.metrics.METRIC_MIME (a sibling layer)
 
 
 class _Missing:

@@ -122,43 +122,19 @@ class ReviewPages:
         by_status = [r for r in runs if not status or r.status == status]
         by_notebook = [r for r in runs if not notebook or r.notebook == notebook]
         shown = [r for r in by_status if not notebook or r.notebook == notebook]
-        notebook_filters = [
-            {
-                "value": "",
-                "label": "All",
-                "count": len(by_status),
-                "active": not notebook,
-                "href": self._href("", status),
-            },
-        ] + [
-            {
-                "value": n,
-                "label": n,
-                "count": sum(r.notebook == n for r in by_status),
-                "active": n == notebook,
-                "href": self._href(n, status),
-            }
-            for n in names
+        notebook_filters = _filter_links(
+            names, notebook, by_status, lambda r: r.notebook, lambda n: self._href(n, status)
+        )
+        shown_statuses = [
+            s for s in STATUSES if s == status or any(r.status == s for r in by_notebook)
         ]
-        status_filters = [
-            {
-                "value": "",
-                "label": "All",
-                "count": len(by_notebook),
-                "active": not status,
-                "href": self._href(notebook, ""),
-            },
-        ] + [
-            {
-                "value": s,
-                "label": s,
-                "count": sum(r.status == s for r in by_notebook),
-                "active": s == status,
-                "href": self._href(notebook, s),
-            }
-            for s in STATUSES
-            if s == status or any(r.status == s for r in by_notebook)
-        ]
+        status_filters = _filter_links(
+            shown_statuses,
+            status,
+            by_notebook,
+            lambda r: r.status,
+            lambda s: self._href(notebook, s),
+        )
         charted = [notebook] if notebook in names else names
         body = render(
             "index.html",
@@ -246,3 +222,26 @@ class ReviewPages:
             self.store.notebook_bytes(run),
             {"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
         )
+
+
+def _filter_links(
+    values: Sequence[str],
+    current: str,
+    runs: Sequence[Run],
+    key: Callable[[Run], str],
+    href: Callable[[str], str],
+) -> list[dict[str, Any]]:
+    """One row of filter links: "All", then each value with how many runs have it."""
+    return [
+        {"value": "", "label": "All", "count": len(runs), "active": not current, "href": href("")},
+        *(
+            {
+                "value": v,
+                "label": v,
+                "count": sum(key(r) == v for r in runs),
+                "active": v == current,
+                "href": href(v),
+            }
+            for v in values
+        ),
+    ]
