@@ -137,15 +137,18 @@ class Catalog:
         except NotFoundError:
             raise NotFoundError(f"notebook {name}@{version} is not published ({url})") from None
 
-    def latest(self, name: str) -> tuple[str, int]:
-        """The version the latest pointer names, and the pointer's generation."""
+    def latest(self, name: str) -> str:
+        """The version the latest pointer names (one read: every `@latest` run pays it).
+
+        Moving the pointer needs its generation too: see kit.publishing.pointer.
+        """
         url = self.latest_url(name)
         try:
-            data, info = self.storage.read_info(url)
+            data = self.storage.read(url)
         except NotFoundError:
             raise NotFoundError(self._unknown(name)) from None
         try:
-            return str(json.loads(data)["version"]), info.generation
+            return str(json.loads(data)["version"])
         except (ValueError, KeyError, TypeError):
             raise UsageError(f"{url}: malformed latest pointer") from None
 
@@ -161,7 +164,7 @@ class Catalog:
         name, _, version = ref.partition("@")
         check_name(name, ref)
         if version in ("", "latest"):
-            version, _ = self.latest(name)
+            version = self.latest(name)
         elif not VERSION_RE.match(version):
             raise UsageError(f"{ref}: invalid version id {version!r}")
         manifest = self.manifest(name, version)
