@@ -10,11 +10,8 @@ kernel, saves what ran, and returns.
 from __future__ import annotations
 
 import copy
-import os
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -88,6 +85,7 @@ class Session:
         self.kernel_env = kernel_env
         self._go = threading.Event()
         self._done = threading.Event()
+        self._imported = threading.Event()
         self._job: dict[str, Any] = {}
         self._process: Any = None
         self.error: BaseException | None = None
@@ -109,18 +107,16 @@ class Session:
         self._worker.join(timeout)
 
     def _work(self) -> None:
-        from jupyter_client.manager import AsyncKernelManager
-        from jupyter_core.utils import run_sync
-
-        # An async manager: nbclient then polls kernel liveness while waiting for output.
-        # IPC keeps kernel traffic off TCP, and ipykernel quiet about it.
-        ipc = os.path.join(tempfile.mkdtemp(prefix="kit-kernel-"), "kernel")
-        km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc", ip=ipc)
+        km: Any = None
         try:
-            # As nbclient would: no IPython history database (a run never needs one).
-            run_sync(km.start_kernel)(
-                env=self.kernel_env, extra_arguments=["--HistoryManager.hist_file=:memory:"]
-            )
+            try:
+                from kit.runner import kernel
+            finally:
+                # jupyter_client's package and manager import each other: imported from
+                # two threads at once, one of them can get the half-initialised module.
+                self._imported.set()
+            km = kernel.kernel_manager(self.kernel_name)
+            kernel.start(km, self.kernel_env)
             self._process = getattr(km.provisioner, "process", None)
             self._go.wait()
             stop = self._job.get("stop")
@@ -132,15 +128,8 @@ class Session:
             self.kernel_exit = _exit_description(self._process)
             # The outcome is known: let the runner write its record while the kernel stops.
             self._done.set()
-            if self._process is not None:
-                # Every output has arrived, so kill it at once, as shutdown_kernel(now=True)
-                # would after an interrupt and 0.1 s polls; then remove its files.
-                self.kill_kernel()
-                self._process.wait()
-                run_sync(km.cleanup_resources)()
-            elif km.has_kernel:
-                run_sync(km.shutdown_kernel)(now=True)
-            shutil.rmtree(os.path.dirname(ipc), ignore_errors=True)
+            if km is not None:
+                kernel.dispose(km)
 
     def _execute(self, km: Any) -> None:
         import papermill
@@ -175,6 +164,7 @@ class Session:
         import logging
 
         block_unused_imports()
+        self._imported.wait()
         import papermill  # noqa: F401  (imported here, while the kernel boots)
 
         # We report how the run ended ourselves; papermill's log lines would only repeat it.
