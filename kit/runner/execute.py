@@ -160,7 +160,10 @@ class Session:
         grace: float,
         stop: StopSignal,
     ) -> Outcome:
-        """Run the notebook, saving through writer as it goes; never raises for the notebook."""
+        """Run the notebook, saving through writer as it goes; never raises for the notebook.
+
+        Raises StorageError when the output notebook could not be saved.
+        """
         import logging
 
         block_unused_imports()
@@ -181,6 +184,8 @@ class Session:
         if stop.event.is_set() and not self._done.is_set():
             self.kill_kernel()
             self._done.wait(grace)
+        # The record must describe a stored output: wait for the last save to land.
+        writer.flush(timeout=grace if stop.why else None)
         if stop.why:
             return stopped(stop.why[0], timeout, writer.last())
         return classify(self.error, writer.last(), self.kernel_exit)

@@ -6,24 +6,32 @@ import json
 import threading
 from typing import Any
 
-from kit.errors import PreconditionFailedError, UsageError
+from kit.errors import PreconditionFailedError, StorageError, UsageError
 from kit.storage import Storage
 
 NOTEBOOK_TYPE = "application/x-ipynb+json"
 
 
 class OutputWriter:
-    """Saves the output notebook to one URL, remembering the last saved content.
+    """Saves the output notebook to one URL, in the background, newest content first.
 
-    papermill calls `write` after every cell (and during long cells); each call
-    replaces the whole object, so a retried upload can never leave it half-written.
+    papermill saves twice per cell; waiting for each upload would add a round trip to
+    GCS between every two cells. `write` hands the content to a short-lived uploader
+    thread and returns; a save that arrives while one is uploading replaces any save
+    still waiting, so the object always moves forward to the newest state. Each upload
+    replaces the whole object, so a retried upload never leaves it half-written.
+    `flush` waits until the newest content is stored; an upload that failed for good
+    is raised by the next `write` (papermill then stops) and by `flush`.
     """
 
     def __init__(self, storage: Storage, url: str) -> None:
         self.storage = storage
         self.url = url
         self._last: str | None = None
-        self._lock = threading.Lock()
+        self._pending: str | None = None
+        self._uploading = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
 
     def claim(self, nb: dict[str, Any]) -> None:
         """Create the output only if this run id was never used: retries never overwrite."""
@@ -36,16 +44,21 @@ class OutputWriter:
             raise UsageError(
                 f"run id already used: {self.url} exists; each attempt needs a new --run-id"
             ) from None
-        self._last = body
+        with self._cond:
+            self._last = body
 
     # papermill's handler protocol ------------------------------------------------
     def read(self, path: str) -> str:
         return self.storage.read(path).decode()
 
     def write(self, buf: str, path: str) -> None:
-        with self._lock:
-            self.storage.write(path, buf.encode(), content_type=NOTEBOOK_TYPE)
-            self._last = buf
+        with self._cond:
+            if self._error is not None:
+                raise self._error
+            self._last = self._pending = buf
+            if not self._uploading:
+                self._uploading = True
+                threading.Thread(target=self._upload, name="kit-save", daemon=True).start()
 
     def listdir(self, path: str) -> list[str]:
         return [info.url for info in self.storage.list(path)]
@@ -54,6 +67,29 @@ class OutputWriter:
         return path
 
     # ------------------------------------------------------------------------------
+    def _upload(self) -> None:
+        while True:
+            with self._cond:
+                buf, self._pending = self._pending, None
+                if buf is None or self._error is not None:
+                    self._uploading = False
+                    self._cond.notify_all()
+                    return
+            try:
+                self.storage.write(self.url, buf.encode(), content_type=NOTEBOOK_TYPE)
+            except BaseException as exc:  # the storage layer already retried what it could
+                with self._cond:
+                    self._error = exc
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until the newest content is stored; raise the error that stopped it."""
+        with self._cond:
+            done = self._cond.wait_for(lambda: not self._uploading, timeout)
+            if self._error is not None:
+                raise self._error
+            if not done:
+                raise StorageError(f"{self.url}: still saving after {timeout:g} s")
+
     def register(self) -> None:
         """Make papermill save this run's output through us (LIFO: we win over gcsfs)."""
         from papermill.iorw import papermill_io
@@ -61,8 +97,8 @@ class OutputWriter:
         papermill_io.register(self.url, self)
 
     def last(self) -> dict[str, Any] | None:
-        """The notebook as last saved (what a reviewer will see)."""
-        with self._lock:
+        """The newest notebook handed to us (stored once `flush` returns)."""
+        with self._cond:
             return json.loads(self._last) if self._last else None
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,31 @@ def test_success_records_version_parameters_metrics_and_context(
     assert "r1" in _texts(out["cells"][-1])
     stored = json.loads(storage_for(result.record_url).read(result.record_url))
     assert stored == json.loads(json.dumps(record))
+
+
+def test_the_output_is_saved_while_the_run_goes_on(
+    gcs_settings: Settings, make_notebook: MakeNotebook, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    wait = f"import os, time\nwhile not os.path.exists({str(gate)!r}):\n    time.sleep(0.05)"
+    nb = make_notebook("watched", "print('first cell')", wait)
+    url = f"{gcs_settings.outputs_bucket}/runs/watched/r1/output.ipynb"
+    store = storage_for(url)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(run(gcs_settings, str(nb), "r1")))
+    worker.start()
+    seen = ""
+    try:
+        deadline = time.monotonic() + 120
+        while "first cell" not in seen and time.monotonic() < deadline:
+            if store.exists(url):
+                seen = _texts(json.loads(store.read(url))["cells"][1])
+            time.sleep(0.1)
+    finally:
+        gate.touch()  # the run can only end after this, so what we saw was mid-run
+        worker.join(120)
+    assert "first cell" in seen
+    assert results[0].status == "succeeded"
 
 
 def test_a_raising_cell_fails_with_papermills_banner_and_the_cell_index(

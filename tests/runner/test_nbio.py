@@ -1,0 +1,46 @@
+"""The output writer: saves in the background, newest content last, failures surfaced."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kit.errors import StorageError, UsageError
+from kit.runner.nbio import OutputWriter
+from kit.storage import storage_for
+
+
+def _writer(tmp_path: Path) -> OutputWriter:
+    url = str(tmp_path / "runs" / "nb" / "r1" / "output.ipynb")
+    return OutputWriter(storage_for(url), url)
+
+
+def test_the_newest_save_is_what_is_stored_after_flush(tmp_path: Path) -> None:
+    writer = _writer(tmp_path)
+    writer.claim({"cells": [], "n": -1})
+    for n in range(200):
+        writer.write(json.dumps({"cells": [], "n": n}), writer.url)
+    writer.flush(timeout=30)
+    assert json.loads(Path(writer.url).read_text())["n"] == 199
+    assert writer.last() == {"cells": [], "n": 199}
+
+
+def test_a_claimed_output_cannot_be_claimed_again(tmp_path: Path) -> None:
+    _writer(tmp_path).claim({"cells": []})
+    with pytest.raises(UsageError, match=r"run id already used: .*output\.ipynb exists"):
+        _writer(tmp_path).claim({"cells": []})
+
+
+def test_a_failed_upload_is_raised_by_flush_and_stops_later_saves(tmp_path: Path) -> None:
+    writer = _writer(tmp_path)
+    writer.claim({"cells": []})
+    # The object's path becomes a folder: every later upload fails, for real.
+    Path(writer.url).unlink()
+    Path(writer.url).mkdir()
+    writer.write(json.dumps({"cells": [], "n": 1}), writer.url)
+    with pytest.raises(StorageError, match=r"cannot write .*output\.ipynb"):
+        writer.flush(timeout=30)
+    with pytest.raises(StorageError, match=r"cannot write .*output\.ipynb"):
+        writer.write(json.dumps({"cells": [], "n": 2}), writer.url)
