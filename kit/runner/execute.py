@@ -85,7 +85,7 @@ class Session:
         self.kernel_env = kernel_env
         self._go = threading.Event()
         self._done = threading.Event()
-        self._imported = threading.Event()
+        self._spawned = threading.Event()
         self._job: dict[str, Any] = {}
         self._process: Any = None
         self.error: BaseException | None = None
@@ -111,12 +111,15 @@ class Session:
         try:
             try:
                 from kit.runner import kernel
+
+                km = kernel.kernel_manager(self.kernel_name)
+                kernel.start(km, self.kernel_env)
             finally:
-                # jupyter_client's package and manager import each other: imported from
-                # two threads at once, one of them can get the half-initialised module.
-                self._imported.set()
-            km = kernel.kernel_manager(self.kernel_name)
-            kernel.start(km, self.kernel_env)
+                # Until the kernel is spawned the main thread waits to import papermill:
+                # imports hold the GIL and would delay the spawn, and jupyter_client's
+                # package and manager import each other (two threads importing them at
+                # once can see a half-initialised module).
+                self._spawned.set()
             self._process = getattr(km.provisioner, "process", None)
             self._go.wait()
             stop = self._job.get("stop")
@@ -167,7 +170,7 @@ class Session:
         import logging
 
         block_unused_imports()
-        self._imported.wait()
+        self._spawned.wait()
         import papermill  # noqa: F401  (imported here, while the kernel boots)
 
         # We report how the run ended ourselves; papermill's log lines would only repeat it.

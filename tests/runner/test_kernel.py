@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kit.runner import kernel
+from kit.config import Settings
+from kit.runner import kernel, run
 
 
 def _started() -> Any:
@@ -69,3 +74,37 @@ def test_ready_client_reports_a_kernel_that_died_before_answering() -> None:
             asyncio.run(scenario())
     finally:
         kernel.dispose(km)
+
+
+def test_runs_use_kits_launcher_and_notebooks_can_still_import_debugpy(
+    tmp_path: Path, make_notebook: Callable[..., Path]
+) -> None:
+    settings = Settings(outputs_bucket=str(tmp_path / "outputs"))
+    nb = make_notebook(
+        "launcher",
+        "import sys\nprint(sys.argv[0])",
+        "import debugpy\nprint(debugpy.__name__)",
+    )
+    result = run(settings, str(nb), "r1")
+    assert result.status == "succeeded"
+    out = json.loads(Path(result.output_url).read_text())
+    printed = ["".join(o["text"]) for c in out["cells"] for o in c.get("outputs", [])]
+    assert printed[0].strip().endswith(os.path.join("kit", "kernel.py"))
+    assert printed[1] == "debugpy\n"
+
+
+def test_other_kernel_specs_are_left_as_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec_dir = tmp_path / "kernels" / "custom"
+    spec_dir.mkdir(parents=True)
+    argv = ["/opt/other/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec_dir / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "Other", "language": "python"})
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    km = kernel.kernel_manager("custom")
+    try:
+        assert km.kernel_spec.argv == argv
+    finally:
+        shutil.rmtree(os.path.dirname(km.ip), ignore_errors=True)
