@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import Console
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from kit.config import Settings, load_settings
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@cache
+def out() -> Console:
+    """The console for results (stdout); rich is imported by the commands that print."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+@cache
+def err() -> Console:
+    """The console for warnings and notes (stderr)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def settings(**overrides: Any) -> Settings:

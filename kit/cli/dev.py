@@ -24,17 +24,17 @@ def up(
     conf = settings()
     server = dev.start(root, port)
     changed = dev.provision(server, conf)
-    out.print(f"embedded GCS at {server.url} (pid {server.pid}, data in {root})")
+    out().print(f"embedded GCS at {server.url} (pid {server.pid}, data in {root})")
     for item in changed:
-        out.print(f"  created {item}")
-    out.print('use it from a shell with: eval "$(kit dev env)"')
+        out().print(f"  created {item}")
+    out().print('use it from a shell with: eval "$(kit dev env)"')
 
 
 @app.command()
 def down(root: Path = ROOT) -> None:
     """Stop the emulator; its data stays under --root."""
     stopped = dev.stop(root)
-    out.print("embedded GCS stopped" if stopped else "embedded GCS was not running")
+    out().print("embedded GCS stopped" if stopped else "embedded GCS was not running")
 
 
 @app.command("env")
@@ -46,4 +46,4 @@ def env_(root: Path = ROOT) -> None:
 
         raise KitError(f"no embedded GCS is running for {root}; start it with `kit dev up`")
     for key, value in dev.environment(server, settings()).items():
-        out.print(f"export {key}={shlex.quote(value)}")
+        out().print(f"export {key}={shlex.quote(value)}")

@@ -28,8 +28,8 @@ def check(
     spec = spec or envcheck.DEFAULT_SPEC
     drifts = envcheck.check(spec)
     if not drifts:
-        out.print(f"environment matches {spec}")
+        out().print(f"environment matches {spec}")
         return
     for d in drifts:
-        out.print(f"{d.name}: pinned {d.pinned}, installed {d.installed or 'missing'}")
+        out().print(f"{d.name}: pinned {d.pinned}, installed {d.installed or 'missing'}")
     raise DriftError(f"{len(drifts)} package(s) differ from {spec}")

@@ -7,24 +7,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from kit.cli.common import err, out, settings
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
 
 def _print(table: Table) -> None:
+    from rich.console import Console
+
     # Piped output keeps whole rows (ids are copied from it); a terminal gets its own width.
-    console = out if out.is_terminal else Console(file=out.file, highlight=False, width=10_000)
+    console = out()
+    if not console.is_terminal:
+        console = Console(file=console.file, highlight=False, width=10_000)
     console.print(table)
 
 
 def _warn(message: str) -> None:
-    err.print(f"kit: warning: {message}", markup=False)
+    err().print(f"kit: warning: {message}", markup=False)
 
 
 def publish_cmd(
@@ -34,14 +38,18 @@ def publish_cmd(
     ),
 ) -> None:
     """Validate a notebook and publish it as an immutable version; move `latest` to it."""
+
     from kit import publishing
 
     result = publishing.publish_notebook(path, name, settings=settings(), warn=_warn)
-    out.print(str(result), markup=False)
+    out().print(str(result), markup=False)
 
 
 def versions_cmd(name: str = typer.Argument(..., help="Notebook name.")) -> None:
     """List a notebook's versions, newest first; `*` marks the one `latest` names."""
+    from rich.table import Table
+    from rich.text import Text
+
     from kit import publishing
 
     history = publishing.versions(name, settings=settings())
@@ -63,11 +71,12 @@ def rollback_cmd(
     version: str = typer.Argument(..., help="A published version id (see `kit versions`)."),
 ) -> None:
     """Point `latest` back at an earlier published version."""
+
     from kit import publishing
 
     done = publishing.rollback(name, version, settings=settings())
     before = f" (was {done.previous})" if done.previous and done.previous != done.version else ""
-    out.print(f"{done.name}: latest -> {done.version}{before}", markup=False)
+    out().print(f"{done.name}: latest -> {done.version}{before}", markup=False)
 
 
 def _value(value: Any) -> str:
@@ -76,6 +85,9 @@ def _value(value: Any) -> str:
 
 def show_cmd(ref: str = typer.Argument(..., help="NAME, NAME@latest or NAME@VERSION.")) -> None:
     """Print a version's manifest and its parameter schema."""
+    from rich.table import Table
+    from rich.text import Text
+
     from kit import publishing
 
     shown = publishing.show(ref, settings=settings())

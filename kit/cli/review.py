@@ -20,14 +20,14 @@ def review(
 
     server = make_server(settings(), host, port, quiet=quiet)
     if not is_loopback(host.strip("[]")):
-        err.print(
+        err().print(
             f"kit: warning: serving on {host}: anyone who can reach it sees the runs "
             "(there is no login)"
         )
-    out.print(f"kit review on {url_of(server)} (Ctrl+C to stop)")
+    out().print(f"kit review on {url_of(server)} (Ctrl+C to stop)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        out.print("kit review stopped")
+        out().print("kit review stopped")
     finally:
         server.server_close()

@@ -85,14 +85,14 @@ def list_runs(
     )
     found = found[:limit] if limit else found
     if not found and not as_json:
-        err.print("no runs match")
+        err().print("no runs match")
         return
     try:
         if as_json:
             text = json.dumps([r.to_json() for r in found], indent=2, default=str)
             sys.stdout.write(text + "\n")
         else:
-            print_runs(out, found)
+            print_runs(out(), found)
         sys.stdout.flush()
     except BrokenPipeError:
         _quiet_broken_pipe()
@@ -121,9 +121,9 @@ def show(
             try:
                 cells = store.notebook(run).cells
             except KitError as exc:
-                err.print(f"kit: warning: {exc}")
+                err().print(f"kit: warning: {exc}")
         failure = failure_of(run, cells)
-    print_wide(out, run_details(run, failure))
+    print_wide(out(), run_details(run, failure))
 
 
 @app.command()
@@ -147,9 +147,9 @@ def pull(
         runs = store.list(name)
     paths = pull_runs(store, runs, to)
     for path in paths:
-        out.print(str(path))
+        out().print(str(path))
     if not paths:
-        err.print(f"no output notebooks to pull for {name}")
+        err().print(f"no output notebooks to pull for {name}")
 
 
 @app.command()
@@ -194,4 +194,4 @@ def html(
         path.write_text(page, encoding="utf-8")
     except OSError as exc:
         raise KitError(f"cannot write {path}: {exc.strerror or exc}") from None
-    out.print(str(path))
+    out().print(str(path))
