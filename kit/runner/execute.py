@@ -153,12 +153,15 @@ class Session:
     def _execute(self, km: Any) -> None:
         import papermill
 
+        from kit.runner import engine
+
         source = PreparedSource(self.source_url, self.nb)
         source.register()
         papermill.execute_notebook(
             source.url,
             self._job["url"],
             parameters=self._job["parameters"],
+            engine_name=engine.register(),
             kernel_name=self.kernel_name,
             progress_bar=False,
             km=km,

@@ -1,0 +1,73 @@
+"""kit's papermill engine: papermill's saves, minus those around markdown cells."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from papermill.iorw import papermill_io
+
+from kit.runner import engine
+
+pytestmark = pytest.mark.slow
+
+
+class SaveLog:
+    """A papermill I/O handler (papermill's own extension point) keeping every save."""
+
+    def __init__(self) -> None:
+        self.saves: list[dict[str, Any]] = []
+
+    def read(self, path: str) -> str:
+        raise FileNotFoundError(path)
+
+    def write(self, buf: str, path: str) -> None:
+        self.saves.append(json.loads(buf))
+
+    def listdir(self, path: str) -> list[str]:
+        return []
+
+    def pretty_path(self, path: str) -> str:
+        return path
+
+
+def _execute(tmp_path: Path, engine_name: str) -> list[dict[str, Any]]:
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# Title"),
+            new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+            new_markdown_cell("Some words"),
+            new_code_cell("print(x + 1)"),
+            new_markdown_cell("The end"),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    source = tmp_path / f"{engine_name}.ipynb"
+    nbformat.write(nb, source)
+    log = SaveLog()
+    url = f"savelog-{engine_name}://out.ipynb"
+    papermill_io.register(url, log)
+    papermill.execute_notebook(
+        str(source), url, engine_name=engine_name, kernel_name="python3", progress_bar=False
+    )
+    return log.saves
+
+
+def test_saves_around_markdown_cells_are_skipped_and_the_result_is_the_same(
+    tmp_path: Path,
+) -> None:
+    ours = _execute(tmp_path, engine.register())
+    papermills = _execute(tmp_path, "nbclient")
+    assert len(papermills) - len(ours) == 2 * 3  # a start and an end save per markdown cell
+    final = ours[-1]
+    assert [c["metadata"]["papermill"]["status"] for c in final["cells"]] == ["completed"] * 5
+    outputs = [c.get("outputs") for c in final["cells"]]
+    assert outputs == [c.get("outputs") for c in papermills[-1]["cells"]]
+    assert "".join(final["cells"][3]["outputs"][0]["text"]) == "2\n"
