@@ -1,23 +1,59 @@
-"""The kernel floor of measurement 1: start a kernel with jupyter_client, execute one cell,
-stop it. Nothing else: no notebook, no storage. Run as `.venv/bin/python bench/kernel_floor.py`."""
+"""The kernel floor of measurement 1: start a kernel, execute one cell, stop it.
+
+Nothing else: no notebook, no storage. `.venv/bin/python bench/kernel_floor.py` does it the
+way jupyter_client's documentation shows (`start_new_kernel`, `shutdown_kernel(now=True)`);
+with `--kit` the kernel is started, awaited and stopped as `kit run` does it
+(kit.runner.kernel), which shows what kit adds beyond its own way of starting kernels.
+"""
 
 from __future__ import annotations
 
-from jupyter_client.manager import start_new_kernel
+import asyncio
+import sys
+from typing import Any
+
+CODE = "x = 1\nprint(x + 1)"
 
 
-def main() -> None:
+def jupyter_client_floor() -> None:
+    from jupyter_client.manager import start_new_kernel
+
     km, kc = start_new_kernel(kernel_name="python3")
     try:
-        reply = kc.execute_interactive(
-            "x = 1\nprint(x + 1)", timeout=60, output_hook=lambda _: None
-        )
-        if reply["content"]["status"] != "ok":
-            raise SystemExit(f"the cell failed: {reply['content']}")
+        reply = kc.execute_interactive(CODE, timeout=60, output_hook=lambda _: None)
+        _check(reply)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
 
 
+def kit_floor() -> None:
+    import os
+
+    from kit.runner import kernel
+
+    km = kernel.kernel_manager("python3")
+    try:
+        kernel.start(km, dict(os.environ))
+        kc = km.client()
+
+        async def execute() -> None:
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=60)
+                _check(await kc.execute_interactive(CODE, timeout=60, output_hook=lambda _: None))
+            finally:
+                kc.stop_channels()
+
+        asyncio.run(execute())
+    finally:
+        kernel.dispose(km)
+
+
+def _check(reply: Any) -> None:
+    if reply["content"]["status"] != "ok":
+        raise SystemExit(f"the cell failed: {reply['content']}")
+
+
 if __name__ == "__main__":
-    main()
+    kit_floor() if "--kit" in sys.argv[1:] else jupyter_client_floor()

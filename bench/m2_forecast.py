@@ -151,10 +151,10 @@ def measure(stage: Stage, quick: bool) -> Section:
         "prints its metric instead of displaying it, the bare `history.tail()` expression "
         "shows nothing, and `plt.show()` is a no-op under the Agg backend; so the script "
         "computes exactly what the notebook does minus showing results. The headline ratio "
-        "runs `kit run` with MPLBACKEND=Agg, as the image sets it (image/Dockerfile), so both "
-        "sides do the same work; with inline plots (a kernel's default) the executed notebook "
-        "also carries the 3 figures as PNG.",
-        f"**Inside the kernel** (last Agg run, from papermill's cell metadata): the code "
+        "runs `kit run` as the image does: the kernel's inline backend renders the 3 figures "
+        "into the executed notebook as PNG, work the script never does. The MPLBACKEND=Agg "
+        "ratio, for information, has both sides do the same work.",
+        f"**Inside the kernel** (last inline run, from papermill's cell metadata): the code "
         f"cells took {in_cells:.2f} s of papermill's {total:.2f} s; the rest of `kit run`'s "
         f"wall time is process start, imports, kernel start and stop, and saving. Slowest "
         f"cells: {slow}.",
