@@ -120,14 +120,24 @@ class Catalog:
         return sorted(n for n in found if NAME_RE.match(n))
 
     def versions(self, name: str) -> list[str]:
-        """Published version ids of name, newest first (only those with a manifest)."""
+        """Published version ids of name, newest first (only those with a manifest).
+
+        Ids carry their publish time to the second; versions published within the same
+        second are ordered by when their manifest was written.
+        """
         prefix = self.settings.url("modules_bucket", "notebooks", name) + "/"
-        ids = [
-            info.url[len(prefix) : -len(MANIFEST_SUFFIX)]
+        found = {
+            info.url[len(prefix) : -len(MANIFEST_SUFFIX)]: info
             for info in self.storage.list(prefix)
             if info.url.endswith(MANIFEST_SUFFIX)
-        ]
-        return sorted((v for v in ids if VERSION_RE.match(v)), reverse=True)
+        }
+
+        def newest_first(version: str) -> tuple[str, float, int]:
+            info = found[version]
+            written = info.updated.timestamp() if info.updated else 0.0
+            return version.split("-", 1)[0], written, info.generation
+
+        return sorted((v for v in found if VERSION_RE.match(v)), key=newest_first, reverse=True)
 
     def manifest(self, name: str, version: str) -> Manifest:
         """The manifest of one version; NotFoundError naming name@version."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -203,3 +204,17 @@ def test_kit_publish_prints_and_warns(
         result = kit.publish(path, settings=gcs_settings)
     assert result.name == "forecast"
     assert capsys.readouterr().out == f"published forecast@{result.version} {result.url}\n"
+
+
+@pytest.mark.parametrize("where", ["gcs", "local"])
+def test_versions_of_the_same_second_are_listed_newest_written_first(
+    where: str, gcs_settings: Settings, tmp_path: Path
+) -> None:
+    settings = gcs_settings if where == "gcs" else Settings(modules_bucket=str(tmp_path))
+    catalog = Catalog(settings)
+    # Same publish second: the ids alone would order them by their hash, backwards here.
+    first, second = "20260101T000000Z-ffffffffffff", "20260101T000000Z-000000000000"
+    for version in (first, second):
+        catalog.storage.write(catalog.manifest_url("same-second", version), b"{}")
+        time.sleep(0.01)  # distinct write times even on coarse local clocks
+    assert catalog.versions("same-second") == [second, first]
