@@ -12,11 +12,12 @@ import os
 import subprocess
 from pathlib import Path
 
-import typer
+import click
 
+from kit.cli.common import KitGroup
 from kit.errors import UsageError
 
-app = typer.Typer(help="Run the Airflow DAGs of dags/ locally.", no_args_is_help=True)
+app = KitGroup("dag", help="Run the Airflow DAGs of dags/ locally.", no_args_is_help=True)
 
 AIRFLOW_PYTHON_ENV = "KIT_AIRFLOW_PYTHON"
 
@@ -41,15 +42,12 @@ def airflow_python(environ: dict[str, str] | None = None, cwd: Path | None = Non
 
 
 @app.command("test")
-def dag_test(
-    dag_id: str = typer.Argument(..., help="The DAG to run, e.g. kit_forecast."),
-    date: str | None = typer.Option(
-        None, "--date", help="Logical date, YYYY-MM-DD or ISO 8601 (default: now)."
-    ),
-    retries: bool = typer.Option(
-        False, "--retries", help="Keep the DAG's retries (default: a failure ends the run)."
-    ),
-) -> None:
+@click.argument("dag_id", help="The DAG to run, e.g. kit_forecast.")
+@click.option("--date", help="Logical date, YYYY-MM-DD or ISO 8601 (default: now).")
+@click.option(
+    "--retries", is_flag=True, help="Keep the DAG's retries (default: a failure ends the run)."
+)
+def dag_test(dag_id: str, date: str | None, retries: bool) -> None:
     """Run one DAG run with Airflow's dag.test(); each pod runs as a local `kit run`.
 
     Uses the embedded GCS and buckets from the environment (eval "$(kit dev env)").
@@ -68,4 +66,4 @@ def dag_test(
     except KeyboardInterrupt:
         # The runner got the same Ctrl-C; let it stop its processes and exit.
         code = proc.wait()
-    raise typer.Exit(code)
+    raise click.exceptions.Exit(code)

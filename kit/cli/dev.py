@@ -5,21 +5,36 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-import typer
+import click
 
 from kit import dev
-from kit.cli.common import out, settings
+from kit.cli.common import KitGroup, out, settings
 
-app = typer.Typer(help="Run the embedded GCS emulator on 127.0.0.1.", no_args_is_help=True)
+app = KitGroup("dev", help="Run the embedded GCS emulator on 127.0.0.1.", no_args_is_help=True)
 
-ROOT = typer.Option(dev.DEFAULT_ROOT, "--root", envvar="KIT_DEV_ROOT", help="Data folder.")
+ROOT = click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    default=dev.DEFAULT_ROOT,
+    envvar="KIT_DEV_ROOT",
+    show_envvar=True,
+    show_default=True,
+    help="Data folder.",
+)
 
 
-@app.command()
-def up(
-    root: Path = ROOT,
-    port: int = typer.Option(dev.DEFAULT_PORT, envvar="KIT_DEV_PORT", help="Port on 127.0.0.1."),
-) -> None:
+@app.command("up")
+@ROOT
+@click.option(
+    "--port",
+    type=int,
+    default=dev.DEFAULT_PORT,
+    envvar="KIT_DEV_PORT",
+    show_envvar=True,
+    show_default=True,
+    help="Port on 127.0.0.1.",
+)
+def up(root: Path, port: int) -> None:
     """Start fake-gcs-server, create the buckets and upload the example datasets."""
     conf = settings()
     server = dev.start(root, port)
@@ -30,15 +45,17 @@ def up(
     out().print('use it from a shell with: eval "$(kit dev env)"')
 
 
-@app.command()
-def down(root: Path = ROOT) -> None:
+@app.command("down")
+@ROOT
+def down(root: Path) -> None:
     """Stop the emulator; its data stays under --root."""
     stopped = dev.stop(root)
     out().print("embedded GCS stopped" if stopped else "embedded GCS was not running")
 
 
 @app.command("env")
-def env_(root: Path = ROOT) -> None:
+@ROOT
+def env_(root: Path) -> None:
     """Print `export` lines for the emulator and the KIT_* buckets."""
     server = dev.status(root)
     if server is None:

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import typer
+import click
 
-from kit.cli.common import out
+from kit.cli.common import KitGroup, out
 from kit.errors import KitError
 
-app = typer.Typer(help="The notebook environment (= the runtime image).", no_args_is_help=True)
+app = KitGroup("env", help="The notebook environment (= the runtime image).", no_args_is_help=True)
 
 
 class DriftError(KitError):
     """Installed packages differ from the image's pins."""
 
 
-@app.command()
-def check(
-    spec: Path | None = typer.Option(
-        None, help="environment.yml to compare with [default: the one kit was installed with]."
-    ),
-) -> None:
+@app.command("check")
+@click.option(
+    "--spec",
+    type=click.Path(path_type=Path),
+    help="environment.yml to compare with [default: the one kit was installed with].",
+)
+def check(spec: Path | None) -> None:
     """List packages whose installed version differs from environment.yml; exit 1 if any."""
     from kit import envcheck  # yaml and importlib.metadata: only this command needs them
 

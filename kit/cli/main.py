@@ -4,31 +4,37 @@ from __future__ import annotations
 
 import gc
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
-import typer
-from typer.exceptions import Abort, TyperException
+import click
 
 from kit.cli import dag, dev, env, publish, review, run, runs
+from kit.cli.common import KitGroup
 from kit.errors import KitError
 
-app = typer.Typer(
-    name="kit",
-    help="Publish, run and review forecasting notebooks.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(dev.app, name="dev")
-app.add_typer(env.app, name="env")
-app.add_typer(dag.app, name="dag")
-app.add_typer(runs.app, name="runs")
-app.command("review")(review.review)
-app.command("publish")(publish.publish_cmd)
-app.command("versions")(publish.versions_cmd)
-app.command("rollback")(publish.rollback_cmd)
-app.command("show")(publish.show_cmd)
-app.command("run")(run.run)
+
+class _Kit(KitGroup):
+    """The `kit` group: Ctrl+C in a command exits 130 without a message (click itself
+    would print an empty line and abort)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise click.exceptions.Exit(130) from exc
+
+
+app = _Kit("kit", help="Publish, run and review forecasting notebooks.", no_args_is_help=True)
+app.add_command(review.review)
+app.add_command(publish.publish_cmd)
+app.add_command(publish.versions_cmd)
+app.add_command(publish.rollback_cmd)
+app.add_command(publish.show_cmd)
+app.add_command(run.run)
+app.add_command(dev.app)
+app.add_command(env.app)
+app.add_command(dag.app)
+app.add_command(runs.app)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,20 +47,20 @@ def main(argv: list[str] | None = None) -> None:
         params: list[tuple[str, str]] = []
         if args[:1] == ["run"]:
             args[1:], params = run.split_params(args[1:])
-        code = app(args=args, prog_name="kit", standalone_mode=False, obj={"params": params})
+        # standalone_mode=False: click raises its errors here and returns the code of an
+        # Exit (--help, ctx.exit) instead of exiting.
+        code = app.main(args=args, prog_name="kit", standalone_mode=False, obj={"params": params})
     except KitError as exc:
         print(f"kit: error: {exc}", file=sys.stderr)
         _exit(exc.exit_code, process_ends=argv is None)
-    except TyperException as exc:  # usage errors from the (vendored) click parser
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            print(f"kit: error: {exc}", file=sys.stderr)
-        sys.exit(int(getattr(exc, "exit_code", 2)))
-    except Abort:
+    except click.exceptions.ClickException as exc:  # usage errors from the parser
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
         print("kit: aborted", file=sys.stderr)
         sys.exit(130)
+    except click.exceptions.Exit as exc:  # returned as the code by click 8; kept if raised
+        _exit(exc.exit_code, process_ends=argv is None)
     _exit(code if isinstance(code, int) else 0, process_ends=argv is None)
 
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
 from kit.cli.common import err, out, settings
 
@@ -31,12 +31,12 @@ def _warn(message: str) -> None:
     err().print(f"kit: warning: {message}", markup=False)
 
 
-def publish_cmd(
-    path: Path = typer.Argument(..., help="The notebook file (.ipynb) to publish."),
-    name: str | None = typer.Option(
-        None, "--name", "-n", help="Published name (default: the file name without .ipynb)."
-    ),
-) -> None:
+@click.command("publish")
+@click.argument(
+    "path", type=click.Path(path_type=Path), help="The notebook file (.ipynb) to publish."
+)
+@click.option("--name", "-n", help="Published name (default: the file name without .ipynb).")
+def publish_cmd(path: Path, name: str | None) -> None:
     """Validate a notebook and publish it as an immutable version; move `latest` to it."""
 
     from kit import publishing
@@ -45,7 +45,9 @@ def publish_cmd(
     out().print(str(result), markup=False)
 
 
-def versions_cmd(name: str = typer.Argument(..., help="Notebook name.")) -> None:
+@click.command("versions")
+@click.argument("name", help="Notebook name.")
+def versions_cmd(name: str) -> None:
     """List a notebook's versions, newest first; `*` marks the one `latest` names."""
     from rich.table import Table
     from rich.text import Text
@@ -66,10 +68,10 @@ def versions_cmd(name: str = typer.Argument(..., help="Notebook name.")) -> None
     _print(table)
 
 
-def rollback_cmd(
-    name: str = typer.Argument(..., help="Notebook name."),
-    version: str = typer.Argument(..., help="A published version id (see `kit versions`)."),
-) -> None:
+@click.command("rollback")
+@click.argument("name", help="Notebook name.")
+@click.argument("version", help="A published version id (see `kit versions`).")
+def rollback_cmd(name: str, version: str) -> None:
     """Point `latest` back at an earlier published version."""
 
     from kit import publishing
@@ -83,7 +85,9 @@ def _value(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else repr(value)
 
 
-def show_cmd(ref: str = typer.Argument(..., help="NAME, NAME@latest or NAME@VERSION.")) -> None:
+@click.command("show")
+@click.argument("ref", help="NAME, NAME@latest or NAME@VERSION.")
+def show_cmd(ref: str) -> None:
     """Print a version's manifest and its parameter schema."""
     from rich.table import Table
     from rich.text import Text

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-import typer
+import click
 
 from kit.cli.common import err, out, settings
 
 
-def review(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
-    port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port (0 picks a free one)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not log requests."),
-) -> None:
+@click.command("review")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind (loopback by default).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port (0 picks a free one).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Do not log requests.")
+def review(host: str, port: int, quiet: bool) -> None:
     """Serve the review page (runs, filters, metric charts, notebooks) until Ctrl+C.
 
     Binds to loopback by default. The page is read-only and runs no script.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-import typer
+import click
 
 from kit.cli.common import settings
 from kit.errors import UsageError
@@ -15,9 +15,8 @@ PARAM_FLAGS = ("-p", "--param")
 def split_params(args: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """Take every `-p KEY VALUE` out of `kit run`'s arguments, before the parser sees them.
 
-    typer cannot declare a repeatable two-value option, and a value may look like an
-    option (`--help`, `-x`, `--timeout`): it must reach the notebook verbatim, never be
-    parsed. Everything else is left for the parser.
+    A value may look like an option (`--help`, `-x`, `--timeout`): it must reach the
+    notebook verbatim, never be parsed. Everything else is left for the parser.
     """
     rest: list[str] = []
     pairs: list[tuple[str, str]] = []
@@ -37,12 +36,14 @@ def split_params(args: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     return rest, pairs
 
 
+@click.command("run")
+@click.argument("ref", help="NAME[@VERSION|@latest], a gs:// URL or a notebook path.")
+@click.option("--run-id", required=True, help="Unique per attempt; never reused.")
+@click.option("--params-json", help="Parameters as JSON.")
+@click.option("--timeout", type=float, help="Seconds before timed_out.")
+@click.pass_context
 def run(
-    ctx: typer.Context,
-    ref: str = typer.Argument(..., help="NAME[@VERSION|@latest], a gs:// URL or a notebook path."),
-    run_id: str = typer.Option(..., "--run-id", help="Unique per attempt; never reused."),
-    params_json: str | None = typer.Option(None, "--params-json", help="Parameters as JSON."),
-    timeout: float | None = typer.Option(None, "--timeout", help="Seconds before timed_out."),
+    ctx: click.Context, ref: str, run_id: str, params_json: str | None, timeout: float | None
 ) -> None:
     """Execute a notebook with papermill; -p KEY VALUE (repeatable) sets a parameter.
 
@@ -62,4 +63,4 @@ def run(
     print(f"{result.status}: {result.output_url}", flush=True)
     if result.status != "succeeded" and result.record.get("reason"):
         print(f"reason: {result.record['reason']}", file=sys.stderr)
-    raise typer.Exit(result.exit_code)
+    ctx.exit(result.exit_code)

@@ -7,35 +7,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import typer
-from typer.core import TyperGroup
+import click
 
-from kit.cli.common import err, out, settings
+from kit.cli.common import KitGroup, err, out, settings
 from kit.errors import UsageError
 
 
-class _RunsGroup(TyperGroup):
+class _RunsGroup(KitGroup):
     """`kit runs [NAME]` lists, `kit runs show ...` is a subcommand: a known command name
     in first place is never taken for NAME (use `kit runs -- show` for a notebook so named)."""
 
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args or args[0] not in self.commands:
             ctx.allow_interspersed_args = True  # the listing: options may follow NAME
             return super().parse_args(ctx, args)
         saved = self.params
-        self.params = [p for p in saved if p.param_type_name != "argument"]
+        self.params = [p for p in saved if not isinstance(p, click.Argument)]
         try:
             rest = super().parse_args(ctx, args)
         finally:
             self.params = saved
         ctx.params.setdefault("name", None)
         return rest
-
-
-app = typer.Typer(
-    cls=_RunsGroup,
-    help="List and inspect runs: kit runs [NAME] [--status S] [--since 7d] [--json].",
-)
 
 
 def _store() -> Any:
@@ -51,25 +44,34 @@ def _quiet_broken_pipe() -> None:
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-    raise typer.Exit(0)
+    raise click.exceptions.Exit(0)
 
 
-def _split(values: list[str]) -> list[str]:
+def _split(values: tuple[str, ...]) -> list[str]:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
-@app.callback(invoke_without_command=True)
-def list_runs(
-    ctx: typer.Context,
-    name: str | None = typer.Argument(None, help="Notebook name (default: every notebook)."),
-    status: list[str] = typer.Option(
-        [], "--status", "-s", help="Only these statuses (repeat or comma-separate)."
-    ),
-    since: str | None = typer.Option(
-        None, "--since", help="Only runs since 7d, 12h, 30m or a date."
-    ),
-    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="At most N runs."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run records as JSON."),
+@click.group(
+    "runs",
+    cls=_RunsGroup,
+    invoke_without_command=True,
+    help="List and inspect runs: kit runs [NAME] [--status S] [--since 7d] [--json].",
+)
+@click.argument("name", required=False, help="Notebook name (default: every notebook).")
+@click.option(
+    "--status", "-s", multiple=True, help="Only these statuses (repeat or comma-separate)."
+)
+@click.option("--since", help="Only runs since 7d, 12h, 30m or a date.")
+@click.option("--limit", "-n", type=click.IntRange(min=1), help="At most N runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run records as JSON.")
+@click.pass_context
+def app(
+    ctx: click.Context,
+    name: str | None,
+    status: tuple[str, ...],
+    since: str | None,
+    limit: int | None,
+    as_json: bool,
 ) -> None:
     """List runs newest first, from their run.json files only.
 
@@ -98,12 +100,11 @@ def list_runs(
         _quiet_broken_pipe()
 
 
-@app.command()
-def show(
-    name: str = typer.Argument(..., help="Notebook name."),
-    run_id: str = typer.Argument(..., help="Run id."),
-    as_json: bool = typer.Option(False, "--json", help="Print run.json as stored."),
-) -> None:
+@app.command("show")
+@click.argument("name", help="Notebook name.")
+@click.argument("run_id", help="Run id.")
+@click.option("--json", "as_json", is_flag=True, help="Print run.json as stored.")
+def show(name: str, run_id: str, as_json: bool) -> None:
     """Print a run's record and metrics; for a failed run, the failing cell and traceback."""
     from kit.errors import KitError
     from kit.review.failure import failure_of
@@ -126,13 +127,18 @@ def show(
     print_wide(out(), run_details(run, failure))
 
 
-@app.command()
-def pull(
-    name: str = typer.Argument(..., help="Notebook name."),
-    run_id: str | None = typer.Argument(None, help="Run id (default: every run of NAME)."),
-    latest: bool = typer.Option(False, "--latest", help="Only the newest run."),
-    to: Path = typer.Option(Path("runs"), "--to", help="Folder; files go to <to>/<name>/."),
-) -> None:
+@app.command("pull")
+@click.argument("name", help="Notebook name.")
+@click.argument("run_id", required=False, help="Run id (default: every run of NAME).")
+@click.option("--latest", is_flag=True, help="Only the newest run.")
+@click.option(
+    "--to",
+    type=click.Path(path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Folder; files go to <to>/<name>/.",
+)
+def pull(name: str, run_id: str | None, latest: bool, to: Path) -> None:
     """Download executed notebooks to <to>/<name>/<run-id>.ipynb, to open in JupyterLab."""
     from kit.review.pull import pull as pull_runs
 
@@ -152,13 +158,12 @@ def pull(
         err().print(f"no output notebooks to pull for {name}")
 
 
-@app.command()
-def diff(
-    name: str = typer.Argument(..., help="Notebook name."),
-    run_a: str = typer.Argument(..., help="The older run."),
-    run_b: str = typer.Argument(..., help="The newer run."),
-    color: bool | None = typer.Option(None, "--color/--no-color", help="Default: on a terminal."),
-) -> None:
+@app.command("diff")
+@click.argument("name", help="Notebook name.")
+@click.argument("run_a", help="The older run.")
+@click.argument("run_b", help="The newer run.")
+@click.option("--color/--no-color", default=None, help="Default: on a terminal.")
+def diff(name: str, run_a: str, run_b: str, color: bool | None) -> None:
     """What changed between two runs: version, parameters, metrics, cell sources and outputs."""
     from kit.review.diff import compare, lines
 
@@ -171,14 +176,16 @@ def diff(
     sys.stdout.write("\n".join(lines(result)) + "\n")
 
 
-@app.command()
-def html(
-    name: str = typer.Argument(..., help="Notebook name."),
-    run_id: str = typer.Argument(..., help="Run id."),
-    output: Path | None = typer.Option(
-        None, "--output", "-o", help="File to write (default runs/<name>/<run-id>.html)."
-    ),
-) -> None:
+@app.command("html")
+@click.argument("name", help="Notebook name.")
+@click.argument("run_id", help="Run id.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="File to write (default runs/<name>/<run-id>.html).",
+)
+def html(name: str, run_id: str, output: Path | None) -> None:
     """Render a run as one static HTML page: the run record on top, the notebook below."""
     from kit.errors import KitError
     from kit.review.failure import failure_of
