@@ -71,3 +71,28 @@ def test_saves_around_markdown_cells_are_skipped_and_the_result_is_the_same(
     outputs = [c.get("outputs") for c in final["cells"]]
     assert outputs == [c.get("outputs") for c in papermills[-1]["cells"]]
     assert "".join(final["cells"][3]["outputs"][0]["text"]) == "2\n"
+
+
+def test_every_save_is_a_valid_notebook_and_the_last_is_nbformats_own(tmp_path: Path) -> None:
+    texts: list[str] = []
+
+    class Raw(SaveLog):
+        def write(self, buf: str, path: str) -> None:
+            texts.append(buf)
+
+    url = "savelog-raw://out.ipynb"
+    papermill_io.register(url, Raw())
+    nb = new_notebook(
+        cells=[new_code_cell("x = 1"), new_code_cell("print('a\\nb')")],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    source = tmp_path / "raw.ipynb"
+    nbformat.write(nb, source)
+    papermill.execute_notebook(
+        str(source), url, engine_name=engine.register(), kernel_name="python3", progress_bar=False
+    )
+    for text in texts:
+        nbformat.validate(nbformat.reads(text, as_version=4))
+    assert texts[-1] == nbformat.writes(nbformat.reads(texts[-1], as_version=4))
