@@ -1,12 +1,15 @@
 """The review page in a real headless Chromium (Debian's, driven by Playwright).
 
 Chromium is installed by scripts/install_browser.sh; when it is missing this test FAILS.
-It also writes the README's screenshots: docs/img/review.png (the runs page) and
-docs/img/review-failed-run.png (a failed run, failing cell highlighted).
+It also takes the README's screenshots, review.png (the runs page) and
+review-failed-run.png (a failed run, failing cell highlighted): into a temporary folder,
+or into docs/img with UPDATE_SCREENSHOTS=1 (`UPDATE_SCREENSHOTS=1 make pytest`), so a
+test run leaves the working tree as it was.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -25,16 +28,19 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = ROOT / "docs" / "img"
+README_IMAGES = ROOT / "docs" / "img"
 RED = "rgb(207, 34, 46)"  # styles.STATUS_COLOURS["failed"]
 
 
 @pytest.mark.browser
-def test_filter_open_a_failed_run_and_follow_the_link_to_its_cell(review_url: str) -> None:
+def test_filter_open_a_failed_run_and_follow_the_link_to_its_cell(
+    review_url: str, tmp_path: Path
+) -> None:
     assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: run scripts/install_browser.sh"
     from playwright.sync_api import expect, sync_playwright
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = README_IMAGES if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -49,7 +55,7 @@ def test_filter_open_a_failed_run_and_follow_the_link_to_its_cell(review_url: st
             badge = page.locator("tr.run.st-failed .kit-badge")
             assert badge.evaluate("e => getComputedStyle(e).color") == RED
             expect(page.locator("svg.chart").first).to_be_visible()
-            page.screenshot(path=str(SCREENSHOTS / "review.png"), full_page=True)
+            page.screenshot(path=str(shots / "review.png"), full_page=True)
 
             page.click("a.chip[data-filter=status][data-value=failed]")
             expect(page).to_have_url(re.compile(r"\?status=failed$"))
@@ -76,7 +82,9 @@ def test_filter_open_a_failed_run_and_follow_the_link_to_its_cell(review_url: st
             assert frame is not None
             assert frame.url.endswith(f"#cell-{number[1]}")
             expect(cell).to_be_in_viewport()  # the link scrolled the notebook to the cell
-            page.screenshot(path=str(SCREENSHOTS / "review-failed-run.png"))
+            page.screenshot(path=str(shots / "review-failed-run.png"))
         finally:
             browser.close()
     assert not problems, problems
+    for name in ("review.png", "review-failed-run.png"):
+        assert (shots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
