@@ -166,7 +166,7 @@ def test_versions_show_and_rollback(make_notebook: MakeNotebook, gcs_settings: S
 
     history = versions("hist", settings=gcs_settings)
     assert history.latest == v2.version
-    assert [m.version for m in history.manifests] == sorted([v1.version, v2.version], reverse=True)
+    assert [m.version for m in history.manifests] == [v2.version, v1.version]  # newest first
 
     done = rollback("hist", v1.version, settings=gcs_settings)
     assert (done.version, done.previous) == (v1.version, v2.version)
