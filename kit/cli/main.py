@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
+from kit import gcpause
 from kit.cli import dag, dev, env, publish, review, run, runs
 from kit.cli.common import KitGroup
 from kit.errors import KitError
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         params: list[tuple[str, str]] = []
         if args[:1] == ["run"]:
+            if argv is None:
+                gcpause.pause()  # the runner resumes once the kernel is up and papermill loaded
             args[1:], params = run.split_params(args[1:])
         # standalone_mode=False: click raises its errors here and returns the code of an
         # Exit (--help, ctx.exit) instead of exiting.

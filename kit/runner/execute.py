@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from kit import gcpause
 from kit.catalog import SKIP_TAG
 from kit.runner.nbio import OutputWriter, PreparedSource
 from kit.runner.outcome import Outcome, classify, stopped
@@ -192,6 +193,7 @@ class Session:
         self._spawned.wait()
         import papermill  # noqa: F401  (imported here, while the kernel boots)
 
+        gcpause.resume()  # start-up is over (see kit.gcpause)
         # We report how the run ended ourselves; papermill's log lines would only repeat it.
         logging.getLogger("papermill").setLevel(logging.CRITICAL)
         writer.register()

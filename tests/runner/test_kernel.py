@@ -76,7 +76,7 @@ def test_ready_client_reports_a_kernel_that_died_before_answering() -> None:
         kernel.dispose(km)
 
 
-def test_runs_use_kits_launcher_and_notebooks_can_still_import_debugpy(
+def test_runs_use_kits_launcher_and_notebooks_see_debugpy_and_the_collector(
     tmp_path: Path, make_notebook: Callable[..., Path]
 ) -> None:
     settings = Settings(outputs_bucket=str(tmp_path / "outputs"))
@@ -84,6 +84,7 @@ def test_runs_use_kits_launcher_and_notebooks_can_still_import_debugpy(
         "launcher",
         "import sys\nprint(sys.argv[0])",
         "import debugpy\nprint(debugpy.__name__)",
+        "import gc\nprint(gc.isenabled())",
     )
     result = run(settings, str(nb), "r1")
     assert result.status == "succeeded"
@@ -91,6 +92,7 @@ def test_runs_use_kits_launcher_and_notebooks_can_still_import_debugpy(
     printed = ["".join(o["text"]) for c in out["cells"] for o in c.get("outputs", [])]
     assert printed[0].strip().endswith(os.path.join("kit", "kernel.py"))
     assert printed[1] == "debugpy\n"
+    assert printed[2] == "True\n"  # the collector is back on once the kernel has started
 
 
 def test_other_kernel_specs_are_left_as_they_are(
