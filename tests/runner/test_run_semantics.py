@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from kit.config import Settings
-from kit.errors import UsageError
+from kit.errors import StorageError, UsageError
 from kit.runner import run
 from kit.storage import storage_for
 
@@ -288,3 +288,17 @@ def test_parameter_values_that_look_like_options_reach_the_notebook_verbatim(
     assert result.returncode == 0, result.stderr
     record_url = f"{gcs_settings.outputs_bucket}/runs/verbatim/v1/run.json"
     assert json.loads(storage_for(record_url).read(record_url))["metrics"] == {"label": "--help"}
+
+
+def test_an_output_that_cannot_be_saved_stops_the_run_without_a_record(
+    tmp_path: Path, make_notebook: MakeNotebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(outputs_bucket=str(tmp_path / "outputs"))
+    output = tmp_path / "outputs" / "runs" / "unsaved" / "r1" / "output.ipynb"
+    monkeypatch.setenv("UNSAVED_OUTPUT", str(output))
+    # The cell turns the output's path into a folder: every save from then on fails, for real.
+    breaker = "import os\np = os.environ['UNSAVED_OUTPUT']\nos.remove(p)\nos.mkdir(p)"
+    nb = make_notebook("unsaved", breaker, "print('never saved')", "print('nor this')")
+    with pytest.raises(StorageError, match=r"cannot write .*runs/unsaved/r1/output\.ipynb"):
+        run(settings, str(nb), "r1")
+    assert not (output.parent / "run.json").exists()
