@@ -190,7 +190,10 @@ class Session:
         import logging
 
         block_unused_imports()
-        self._spawned.wait()
+        while not self._spawned.wait(0.1):
+            if stop.event.is_set():  # a SIGTERM now still ends with a record, within grace
+                self._spawned.wait(grace)
+                break
         import papermill  # noqa: F401  (imported here, while the kernel boots)
 
         gcpause.resume()  # start-up is over (see kit.gcpause)
