@@ -23,6 +23,12 @@ VERSION_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{12}$")
 MANIFEST_SUFFIX = ".manifest.json"
 # Cells with this tag are skipped by runs: the cell that called kit.publish() gets it.
 SKIP_TAG = "kit-skip"
+_STAMP = len("YYYYMMDDTHHMMSSZ")
+
+
+def published_second(version: str) -> str:
+    """The UTC second a version id was published in (`YYYYMMDDTHHMMSSZ`); ids sort by it."""
+    return version[:_STAMP]
 
 
 def check_name(name: str, source: str = "") -> str:
@@ -135,7 +141,7 @@ class Catalog:
         def newest_first(version: str) -> tuple[str, float, int]:
             info = found[version]
             written = info.updated.timestamp() if info.updated else 0.0
-            return version.split("-", 1)[0], written, info.generation
+            return published_second(version), written, info.generation
 
         return sorted((v for v in found if VERSION_RE.match(v)), key=newest_first, reverse=True)
 

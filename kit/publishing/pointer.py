@@ -26,12 +26,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from kit.catalog import Catalog
+from kit.catalog import Catalog, published_second
 from kit.errors import NotFoundError, PreconditionFailedError, StorageError
 
 ATTEMPT_DEADLINE = 120.0  # seconds of contention before giving up
 _FIRST_PAUSE, _MAX_PAUSE = 0.05, 2.0
-_STAMP = len("YYYYMMDDTHHMMSSZ")
 
 Mode = Literal["publish", "existing", "rollback"]
 
@@ -74,9 +73,9 @@ def _keep(previous: str, version: str, mode: Mode) -> bool:
     if previous == version:
         return True
     if mode == "publish":
-        return previous[:_STAMP] > version[:_STAMP]
+        return published_second(previous) > published_second(version)
     if mode == "existing":
-        return previous[:_STAMP] >= version[:_STAMP]
+        return published_second(previous) >= published_second(version)
     return False
 
 
