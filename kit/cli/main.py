@@ -62,8 +62,6 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         print("kit: aborted", file=sys.stderr)
         sys.exit(130)
-    except click.exceptions.Exit as exc:  # returned as the code by click 8; kept if raised
-        _exit(exc.exit_code, process_ends=argv is None)
     _exit(code if isinstance(code, int) else 0, process_ends=argv is None)
 
 
