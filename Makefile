@@ -57,7 +57,7 @@ env: $(NB_STAMP) $(AF_STAMP)
 demo: env
 	$(VENV)/bin/python scripts/demo.py
 
-PY_DIRS = $(wildcard kit tests dags scripts image bench)
+PY_DIRS = $(wildcard kit tests dags scripts image bench models)
 
 lint: $(NB_STAMP)
 	$(VENV)/bin/ruff check $(PY_DIRS)

@@ -1,10 +1,12 @@
 """The modules bucket's layout: published versions, their manifests, the latest pointer.
 
     notebooks/<name>/<version>.ipynb           immutable, outputs stripped
-    notebooks/<name>/<version>.manifest.json   immutable, written after the notebook
+    notebooks/<name>/<version>.py              immutable: a model module, stored as published
+    notebooks/<name>/<version>.manifest.json   immutable, written after the notebook or module
     notebooks/<name>/latest.json               {"version": ...}, moved by generation precondition
 
-A version id sorts by time and names its content: 20261123T101500Z-<sha256[:12]>.
+A version id sorts by time and names its content: 20261123T101500Z-<sha256[:12]>. Its
+manifest's `kind` says which file it is ("notebook" or "module"); names are one namespace.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ MANIFEST_SUFFIX = ".manifest.json"
 # Cells with this tag are skipped by runs: the cell that called kit.publish() gets it.
 SKIP_TAG = "kit-skip"
 _STAMP = len("YYYYMMDDTHHMMSSZ")
+# What a version's file is, by the manifest's `kind`: its suffix in the bucket.
+KINDS = {"notebook": ".ipynb", "module": ".py"}
 
 
 def published_second(version: str) -> str:
@@ -46,9 +50,10 @@ class Parameter:
     """One entry of a notebook's parameter schema, from its `parameters` cell."""
 
     name: str
-    type: str  # int | float | str | bool | list | dict | NoneType
+    type: str  # int | float | str | bool | list | dict | NoneType | date (an ISO string)
     default: Any
     comment: str = ""
+    choices: list[Any] | None = None  # the allowed values (a model module's Literal[...])
 
 
 @dataclass(frozen=True)
@@ -68,10 +73,15 @@ class Manifest:
     git_dirty: bool | None = None
     source_path: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: str = "notebook"  # a key of KINDS
 
     def to_json(self) -> bytes:
-        """Serialise for storage."""
-        return json.dumps(asdict(self), indent=2, sort_keys=True).encode()
+        """Serialise for storage (a parameter without choices stores no `choices` key)."""
+        raw = asdict(self)
+        for param in raw["parameters"]:
+            if param["choices"] is None:
+                del param["choices"]
+        return json.dumps(raw, indent=2, sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, data: bytes, source: str) -> Manifest:
@@ -79,9 +89,12 @@ class Manifest:
         try:
             raw = json.loads(data)
             raw["parameters"] = [Parameter(**p) for p in raw.get("parameters", [])]
-            return cls(**raw)
+            manifest = cls(**raw)
         except (ValueError, TypeError, KeyError) as exc:
             raise UsageError(f"{source}: malformed manifest: {exc}") from None
+        if manifest.kind not in KINDS:
+            raise UsageError(f"{source}: malformed manifest: unknown kind {manifest.kind!r}")
+        return manifest
 
     def schema(self) -> dict[str, Parameter]:
         """Parameters by name."""
@@ -107,9 +120,9 @@ class Catalog:
             settings.modules_bucket, retry_deadline=settings.retry_deadline
         )
 
-    def notebook_url(self, name: str, version: str) -> str:
-        """Where one version's notebook is stored."""
-        return self.settings.url("modules_bucket", "notebooks", name, f"{version}.ipynb")
+    def notebook_url(self, name: str, version: str, kind: str = "notebook") -> str:
+        """Where one version's file is stored: its notebook, or its module for kind "module"."""
+        return self.settings.url("modules_bucket", "notebooks", name, f"{version}{KINDS[kind]}")
 
     def manifest_url(self, name: str, version: str) -> str:
         """Where one version's manifest is stored."""
@@ -184,4 +197,4 @@ class Catalog:
         elif not VERSION_RE.match(version):
             raise UsageError(f"{ref}: invalid version id {version!r}")
         manifest = self.manifest(name, version)
-        return Resolved(name, version, self.notebook_url(name, version), manifest)
+        return Resolved(name, version, self.notebook_url(name, version, manifest.kind), manifest)

@@ -20,7 +20,7 @@ from kit.errors import UsageError
 
 PARAMETERS_TAG = "parameters"
 
-_TYPES: dict[type, str] = {
+TYPES: dict[type, str] = {
     bool: "bool",
     int: "int",
     float: "float",
@@ -53,7 +53,7 @@ def parameters_cell(nb: Any, path: Path) -> int:
     return index
 
 
-def _comments(source: str) -> dict[int, str]:
+def trailing_comments(source: str) -> dict[int, str]:
     """Trailing comments by line number (1-based)."""
     found: dict[int, str] = {}
     try:
@@ -65,7 +65,7 @@ def _comments(source: str) -> dict[int, str]:
     return found
 
 
-def _literal(node: ast.expr, where: str) -> Any:
+def literal_default(node: ast.expr, where: str) -> Any:
     try:
         value = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -73,7 +73,7 @@ def _literal(node: ast.expr, where: str) -> Any:
             f"{where}: default must be a literal (number, string, bool, None, list, dict), "
             f"not {ast.unparse(node)!r}"
         ) from None
-    if type(value) not in _TYPES:
+    if type(value) not in TYPES:
         raise UsageError(f"{where}: a {type(value).__name__} default cannot be a parameter")
     value = list(value) if isinstance(value, tuple) else value
     try:
@@ -100,27 +100,32 @@ def _target(stmt: ast.stmt, where: str) -> tuple[str, ast.expr]:
     return target.id, value
 
 
-def parse_parameters(source: str, where: str) -> list[Parameter]:
-    """The schema of a parameters cell's source; UsageError naming `where` and the line."""
+def parse_parameters(source: str, where: str, first_line: int = 1) -> list[Parameter]:
+    """The schema of a parameters cell's source; UsageError naming `where` and the line.
+
+    Lines are counted from first_line: a percent script's cell counts its file's lines.
+    """
+    shift = first_line - 1
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
+        line = (exc.lineno or 1) + shift
         raise UsageError(
-            f"{where}: cannot parse the parameters cell: {exc.msg} (line {exc.lineno})"
+            f"{where}: cannot parse the parameters cell: {exc.msg} (line {line})"
         ) from None
-    comments = _comments(source)
+    comments = trailing_comments(source)
     params: dict[str, Parameter] = {}
     lines: dict[str, int] = {}
     for stmt in tree.body:
-        at = f"{where}, line {stmt.lineno}"
+        at = f"{where}, line {stmt.lineno + shift}"
         name, node = _target(stmt, at)
         if name in params:
             raise UsageError(f"{at}: parameter {name!r} already assigned on line {lines[name]}")
-        value = _literal(node, f"{at}: parameter {name!r}")
+        value = literal_default(node, f"{at}: parameter {name!r}")
         end = stmt.end_lineno or stmt.lineno
         comment = comments.get(end) or comments.get(stmt.lineno, "")
-        params[name] = Parameter(name, _TYPES[type(value)], value, comment)
-        lines[name] = stmt.lineno
+        params[name] = Parameter(name, TYPES[type(value)], value, comment)
+        lines[name] = stmt.lineno + shift
     return list(params.values())
 
 

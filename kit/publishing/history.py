@@ -74,8 +74,9 @@ def rollback(name: str, version: str, *, settings: Settings | None = None) -> Ro
             f"{name}@{version} is not published in {catalog.settings.modules_bucket} "
             f"(see `kit versions {name}`)"
         )
-    url = catalog.notebook_url(name, version)
+    kind = catalog.manifest(name, version).kind
+    url = catalog.notebook_url(name, version, kind)
     if not catalog.storage.exists(url):
-        raise NotFoundError(f"{name}@{version}: its notebook {url} is missing")
+        raise NotFoundError(f"{name}@{version}: its {kind} {url} is missing")
     moved = pointer.move(catalog, name, version, mode="rollback")
     return RolledBack(name, version, moved.previous, url)

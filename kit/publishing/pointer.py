@@ -59,10 +59,11 @@ def current(catalog: Catalog, name: str) -> tuple[str | None, int]:
 
 def _body(catalog: Catalog, name: str, version: str) -> bytes:
     moved_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    manifest = catalog.manifest(name, version)
     body = {
         "version": version,
-        "url": catalog.notebook_url(name, version),
-        "published_at": catalog.manifest(name, version).published_at,
+        "url": catalog.notebook_url(name, version, manifest.kind),
+        "published_at": manifest.published_at,
         "moved_at": moved_at,
     }
     return json.dumps(body, indent=2, sort_keys=True).encode()

@@ -1,7 +1,11 @@
 """Publish a notebook: validate it, write an immutable version, then move `latest`.
 
-Order of writes: the notebook, then its manifest, then the pointer. Each object
-is created with `if_generation_match=0`, so a version is never overwritten, and
+A .py file is a model module or a jupytext percent script (kit.publishing.pyfile):
+a module's version is the file, a percent script's is its notebook; both then take
+the same path as an .ipynb.
+
+Order of writes: the notebook (or module), then its manifest, then the pointer. Each
+object is created with `if_generation_match=0`, so a version is never overwritten, and
 every check happens before the first write, so a refusal writes nothing.
 """
 
@@ -21,11 +25,11 @@ from kit import schema as params
 from kit.catalog import Catalog, Manifest, Parameter
 from kit.config import Settings, load_settings
 from kit.errors import PreconditionFailedError, StorageError, UsageError
-from kit.publishing import identity, pointer, secrets, session, strip, validate
+from kit.publishing import identity, pointer, pyfile, secrets, session, strip, validate
+from kit.publishing.candidate import Candidate
 from kit.storage import Storage
 
 Warn = Callable[[str], None]
-NOTEBOOK_TYPE = "application/x-ipynb+json"
 MAX_DRIFTS_SHOWN = 3
 
 
@@ -129,36 +133,79 @@ def _create(storage: Storage, url: str, data: bytes, content_type: str) -> bool:
     return True
 
 
-def _manifest(
-    source: validate.SourceNotebook,
-    stripped: strip.Stripped,
-    parameters: list[Parameter],
-    parameters_cell: int,
-    environment_digest: str,
-) -> Manifest:
+def _manifest(candidate: Candidate, environment_digest: str) -> Manifest:
     now = datetime.now(UTC)
-    version = f"{now:%Y%m%dT%H%M%SZ}-{stripped.sha256[:12]}"
-    git = identity.git_info(source.path)
+    version = f"{now:%Y%m%dT%H%M%SZ}-{candidate.sha256[:12]}"
+    git = identity.git_info(candidate.path)
     return Manifest(
-        name=source.name,
+        name=candidate.name,
         version=version,
-        sha256=stripped.sha256,
-        size=len(stripped.data),
+        sha256=candidate.sha256,
+        size=len(candidate.data),
         published_at=f"{now:%Y-%m-%dT%H:%M:%SZ}",
-        publisher=identity.publisher(source.path.resolve().parent),
+        publisher=identity.publisher(candidate.path.resolve().parent),
         kit_version=kit.__version__,
         environment_digest=environment_digest,
-        parameters=parameters,
+        parameters=candidate.parameters,
         git_commit=git.commit,
         git_dirty=git.dirty,
-        source_path=git.relpath or str(source.path.resolve()),
+        source_path=git.relpath or str(candidate.path.resolve()),
+        extra={**candidate.extra, "host": socket.gethostname()},
+        kind=candidate.kind,
+    )
+
+
+def _notebook_candidate(
+    source: validate.SourceNotebook,
+    parameters_cell: int,
+    parameters: list[Parameter],
+    unsaved: str | None,
+    note: Warn,
+    extra: dict[str, Any] | None = None,
+) -> Candidate:
+    """A checked notebook as the stripped bytes of its version."""
+    stripped = strip.strip(source.nb)
+    if unsaved is not None:
+        note(unsaved)
+    for index in stripped.mixed_cells:
+        note(
+            f"{source.path}: cell index {index} calls kit.publish() among other code; runs "
+            f"skip the whole cell, so keep kit.publish() in a cell of its own"
+        )
+    return Candidate(
+        path=source.path,
+        name=source.name,
+        kind="notebook",
+        data=stripped.data,
+        sha256=stripped.sha256,
+        parameters=parameters,
         extra={
             "kernel": source.kernel_name,
             "parameters_cell": parameters_cell,
             "skip_cells": list(stripped.publish_cells),
-            "host": socket.gethostname(),
+            **(extra or {}),
         },
     )
+
+
+def _candidate(path: Path, name: str | None, shell: Any | None, note: Warn) -> Candidate:
+    """The checked file as its version's bytes: an .ipynb, or a .py module or percent script.
+
+    shell: the kernel whose unsaved work to look for (None: not this kernel's notebook).
+    """
+    loaded = pyfile.load(path, name) if path.suffix == ".py" else None
+    if isinstance(loaded, Candidate):
+        return loaded  # a model module
+    extra: dict[str, Any] = {}
+    if loaded is None:
+        source = validate.load(path, name)
+        parameters_cell, parameters = params.schema(source.nb, path)
+        secrets.check(source.nb, path)
+    else:
+        source, parameters_cell = loaded.source, loaded.parameters_cell
+        parameters, extra["format"] = loaded.parameters, pyfile.PERCENT
+    unsaved = session.unsaved_work(shell, source.nb, path) if shell is not None else None
+    return _notebook_candidate(source, parameters_cell, parameters, unsaved, note, extra)
 
 
 def publish_notebook(
@@ -171,7 +218,8 @@ def publish_notebook(
 ) -> Published:
     """Validate a notebook and publish it as an immutable version; move `latest` forward.
 
-    path None means the notebook of the current Jupyter session. Warnings (unsaved
+    path may also be a .py model module or percent script (kit.publishing.pyfile).
+    None means the notebook of the current Jupyter session. Warnings (unsaved
     work, package drift, ...) go to `warn` as they are found and are kept on the
     result. Raises UsageError naming the file, having written nothing, on bad input.
     """
@@ -184,42 +232,27 @@ def publish_notebook(
 
     shell = session.kernel_shell()
     nb_path = session.notebook_path(shell) if path is None else Path(path)
-    source = validate.load(nb_path, name)
-    parameters_cell, parameters = params.schema(source.nb, nb_path)
-    secrets.check(source.nb, nb_path)
-    stripped = strip.strip(source.nb)
-
     in_session = shell is not None and (path is None or _is_session_notebook(shell, nb_path))
-    unsaved = session.unsaved_work(shell, source.nb, nb_path) if in_session else None
-    if unsaved is not None:
-        note(unsaved)
-    for index in stripped.mixed_cells:
-        note(
-            f"{nb_path}: cell index {index} calls kit.publish() among other code; runs skip "
-            f"the whole cell, so keep kit.publish() in a cell of its own"
-        )
+    candidate = _candidate(nb_path, name, shell if in_session else None, note)
     env_notes, environment_digest = _env_warnings()
     for message in env_notes:
         note(message)
 
     catalog = Catalog(settings or load_settings(), storage)
-    manifest = _find_identical(catalog, source.name, stripped.sha256)
+    name, kind = candidate.name, candidate.kind
+    manifest = _find_identical(catalog, name, candidate.sha256)
     created = manifest is None
     if manifest is None:
-        manifest = _manifest(source, stripped, parameters, parameters_cell, environment_digest)
+        manifest = _manifest(candidate, environment_digest)
         version = manifest.version
-        _create(
-            catalog.storage,
-            catalog.notebook_url(source.name, version),
-            stripped.data,
-            NOTEBOOK_TYPE,
-        )
-        manifest_url = catalog.manifest_url(source.name, version)
+        url = catalog.notebook_url(name, version, kind)
+        _create(catalog.storage, url, candidate.data, candidate.content_type)
+        manifest_url = catalog.manifest_url(name, version)
         if not _create(catalog.storage, manifest_url, manifest.to_json(), "application/json"):
             created = False  # a twin publisher wrote this very version in the same second
-            manifest = catalog.manifest(source.name, version)
+            manifest = catalog.manifest(name, version)
     mode: pointer.Mode = "publish" if created else "existing"
-    moved = pointer.move(catalog, source.name, manifest.version, mode=mode)
+    moved = pointer.move(catalog, name, manifest.version, mode=mode)
     if moved.latest != manifest.version:
         why = (
             "a version published meanwhile"
@@ -227,13 +260,13 @@ def publish_notebook(
             else f"a newer version (this content was published before, as {manifest.version})"
         )
         note(
-            f"{source.name}: latest stays at {moved.latest}, {why}; to make this version "
-            f"latest: kit rollback {source.name} {manifest.version}"
+            f"{name}: latest stays at {moved.latest}, {why}; to make this version "
+            f"latest: kit rollback {name} {manifest.version}"
         )
     return Published(
-        name=source.name,
+        name=name,
         version=manifest.version,
-        url=catalog.notebook_url(source.name, manifest.version),
+        url=catalog.notebook_url(name, manifest.version, manifest.kind),
         manifest=manifest,
         created=created,
         latest=moved.latest,

@@ -1,4 +1,4 @@
-"""Refuse notebooks whose cells hold credentials, with detect-secrets.
+"""Refuse notebooks and Python files that hold credentials, with detect-secrets.
 
 Plugins are chosen for precision, because a refusal blocks publishing:
 
@@ -127,4 +127,18 @@ def check(nb: Any, path: Path) -> None:
         f"{path}: cell index {first.cell}, line {first.line}: possible secret "
         f"({first.kind}){more}; remove it (read it from the environment or a secret manager), "
         "or end the line with `# pragma: allowlist secret` if it is not one"
+    )
+
+
+def check_text(text: str, path: Path) -> None:
+    """UsageError naming a Python file and the file line of its first probable secret."""
+    findings = scan_cells([(0, "code", text)])
+    if not findings:
+        return
+    first = findings[0]
+    more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+    raise UsageError(
+        f"{path}: line {first.line}: possible secret ({first.kind}){more}; remove it (read it "
+        "from the environment or a secret manager), or end the line with "
+        "`# pragma: allowlist secret` if it is not one"
     )

@@ -91,7 +91,7 @@ def notebook_path(shell: Any | None = None) -> Path:
         names.append(os.environ[SESSION_VAR])
     for name in names:
         for path in _candidates(name):
-            if path.suffix == ".ipynb" and path.is_file():
+            if path.suffix in (".ipynb", ".py") and path.is_file():  # .py: jupytext
                 return path
     if shell is not None and (kernel_id := _kernel_id()):
         found = _from_servers(kernel_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +23,8 @@ def _cast_text(value: str, param: Parameter, where: str) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind == "date":  # stays an ISO string: papermill passes strings, run() gets a date
+            return datetime.date.fromisoformat(value.strip()).isoformat()
         if kind == "bool":
             lowered = value.strip().lower()
             if lowered in _TRUE | _FALSE:
@@ -73,6 +76,11 @@ def resolve_parameters(
             values[name] = _check_typed(value, _known(schema, name, where), where)
     for name, text in cli_pairs:
         values[name] = _cast_text(text, _known(schema, name, where), where)
+    for name, value in values.items():
+        choices = schema[name].choices
+        if choices is not None and value is not None and value not in choices:
+            shown = ", ".join(json.dumps(c) for c in choices)
+            raise UsageError(f"{where}: parameter {name}={value!r} is not one of {shown}")
     return values
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import kit
 from kit.metrics import collect
+from kit.modelrun import located
 from kit.runner.outcome import Outcome
 from kit.runner.source import Source
 
@@ -57,6 +58,8 @@ def build(
     error = dict(outcome.error) if outcome.error else None
     if error and notebook and error.get("cell_index") is not None and not error.get("ename"):
         error.update(_cell_error(notebook, int(error["cell_index"])))
+    if error and notebook and (where := located(notebook.get("cells", []))):
+        error["location"] = where  # a model module's file, line and function that raised
     return {
         "schema": SCHEMA,
         "run_id": run_id,

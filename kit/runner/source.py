@@ -1,4 +1,8 @@
-"""What a run executes: a published version, or an ad-hoc notebook from a path or URL."""
+"""What a run executes: a published version, or an ad-hoc notebook from a path or URL.
+
+A model module (a version of kind "module", or an ad-hoc .py) runs as the notebook
+kit.runner.module_source builds for it; a percent script as the notebook jupytext reads.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 from kit.catalog import Catalog, Parameter, check_name
 from kit.config import Settings
 from kit.errors import NotFoundError, UsageError
+from kit.runner import module_source
 from kit.schema import parse_parameters
 from kit.storage import storage_for
 
@@ -29,7 +34,7 @@ class Source:
 
 def is_adhoc(ref: str) -> bool:
     """Whether ref names a notebook file (path or URL) rather than a published name."""
-    return "://" in ref or ref.endswith(".ipynb") or "/" in ref
+    return "://" in ref or ref.endswith((".ipynb", ".py")) or "/" in ref
 
 
 def _parse(data: bytes, url: str) -> dict[str, Any]:
@@ -62,7 +67,10 @@ def load_source(settings: Settings, ref: str) -> Source:
         sha = hashlib.sha256(data).hexdigest()
         if sha != resolved.manifest.sha256:
             raise UsageError(f"{resolved.notebook_url}: content does not match its manifest sha256")
-        nb = _parse(data, resolved.notebook_url)
+        if resolved.manifest.kind == "module":
+            nb = module_source.published(data, resolved)
+        else:
+            nb = _parse(data, resolved.notebook_url)
         return Source(
             name=resolved.name,
             version=resolved.version,
@@ -79,5 +87,11 @@ def load_source(settings: Settings, ref: str) -> Source:
     stem = PurePosixPath(ref.split("://", 1)[-1]).stem
     name = check_name(stem, ref)
     sha = hashlib.sha256(data).hexdigest()
-    nb = _parse(data, ref)
-    return Source(name, f"adhoc-{sha[:12]}", sha, ref, nb, _schema_from_cells(nb, ref))
+    version = f"adhoc-{sha[:12]}"
+    if ref.endswith(".py"):
+        nb, declared = module_source.adhoc(data, ref, name, version)
+        if declared is not None:
+            return Source(name, version, sha, ref, nb, {p.name: p for p in declared})
+    else:
+        nb = _parse(data, ref)
+    return Source(name, version, sha, ref, nb, _schema_from_cells(nb, ref))
