@@ -159,11 +159,12 @@ class observe:  # lower case: used as `with observe(module):`, like contextlib's
 
 def _display_location(where: Mapping[str, Any]) -> None:
     text = f"raised at {where['file']}, line {where['line']}, in {where['function']}"
-    try:
-        from IPython.display import display
-    except ImportError:
+    shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+    if shell is None:  # plain Python: nothing collects it, just say it
         print(text, file=sys.stderr)
         return
+    from IPython.display import display
+
     display({LOCATION_MIME: dict(where), "text/plain": text}, raw=True)  # type: ignore[no-untyped-call]
 
 

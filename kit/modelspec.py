@@ -267,7 +267,7 @@ def _default(node: ast.expr, kind: _Type | None, where: str) -> tuple[str, Any]:
     if kind.name == "float" and type(value) is int:
         value = float(value)
     if TYPES[type(value)] != kind.name:
-        raise UsageError(f"{where}: default {value!r} is not a {kind.name}, as annotated")
+        raise UsageError(f"{where}: default {value!r} does not match the annotation {kind.name}")
     if kind.choices is not None and value not in kind.choices:
         raise UsageError(f"{where}: default {value!r} is not one of {kind.choices}")
     return kind.name, value

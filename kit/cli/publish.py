@@ -33,11 +33,17 @@ def _warn(message: str) -> None:
 
 @click.command("publish")
 @click.argument(
-    "path", type=click.Path(path_type=Path), help="The notebook file (.ipynb) to publish."
+    "path",
+    type=click.Path(path_type=Path),
+    help="The notebook (.ipynb), model module or jupytext percent script (.py) to publish.",
 )
-@click.option("--name", "-n", help="Published name (default: the file name without .ipynb).")
+@click.option("--name", "-n", help="Published name (default: the file name without its suffix).")
 def publish_cmd(path: Path, name: str | None) -> None:
-    """Validate a notebook and publish it as an immutable version; move `latest` to it."""
+    """Validate a notebook or model module and publish it as an immutable version; move `latest`.
+
+    A .py file is a model module (`class Model` with a run() method, stored as is) or a
+    jupytext percent script (`# %%` cells, stored as the equivalent notebook).
+    """
 
     from kit import publishing
 
@@ -101,6 +107,7 @@ def show_cmd(ref: str) -> None:
     meta.add_column()
     rows = [
         ("notebook", m.name),
+        ("kind", m.kind + (f" ({m.extra['format']})" if m.extra.get("format") else "")),
         ("version", m.version + ("  (latest)" if m.version == shown.latest else "")),
         ("url", shown.resolved.notebook_url),
         ("published", m.published_at),
@@ -119,5 +126,6 @@ def show_cmd(ref: str) -> None:
     for column in ("name", "type", "default", "comment"):
         params.add_column(column, overflow="fold")
     for p in m.parameters:
-        params.add_row(p.name, p.type, Text(_value(p.default)), Text(p.comment))
+        kind = p.type if p.choices is None else f"{p.type}, one of {json.dumps(p.choices)}"
+        params.add_row(p.name, Text(kind), Text(_value(p.default)), Text(p.comment))
     _print(params)
