@@ -144,7 +144,7 @@ def notebook(
 
 
 def _quiet_papermill(url: str) -> None:
-    """papermill warns that the input does not end in .ipynb: it is the module, on purpose."""
+    """papermill warns that the input does not end in .ipynb: it is the .py, on purpose."""
     pattern = rf"The specified file \({re.escape(url)}\) does not end in one of"
     warnings.filterwarnings("ignore", message=pattern, category=UserWarning)
 
@@ -179,10 +179,10 @@ def adhoc(data: bytes, url: str, name: str, version: str) -> tuple[dict[str, Any
     kind = pysource.kind_of(text)
     if kind is None:
         raise pysource.neither(url)
+    _quiet_papermill(url)
     if kind == "percent":
         return dict(pysource.to_notebook(text, url)), None
     spec = modelspec.read(text, url)
-    _quiet_papermill(url)
     file = PurePosixPath(url.split("://", 1)[-1]).name
     nb = notebook(text, name=name, version=version, url=url, file=file, parameters=spec.parameters)
     return nb, spec.parameters
