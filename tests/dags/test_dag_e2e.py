@@ -112,6 +112,29 @@ def test_forecast_fans_out_over_two_datasets(airflow_db: Path, gcs: dict[str, st
         assert gcs_read(gcs, output_url.replace("output.ipynb", "forecast.csv"))
 
 
+@pytest.mark.slow
+def test_a_model_module_is_scheduled_and_run_like_a_notebook(
+    airflow_db: Path, gcs: dict[str, str]
+) -> None:
+    run_cli([KIT, "publish", str(REPO / "models" / "prophet_model.py")], gcs)
+    out, attempts, seconds = dag_test("kit_prophet_model", gcs)
+    print(f"\nkit dag test kit_prophet_model (2 datasets in parallel): {seconds:.1f}s")
+    assert ": success" in out
+    assert sorted(a[1] for a in attempts) == ["0", "1"]
+    for task, _index, try_number, code, run_id, output_url in attempts:
+        assert (task, try_number, code) == ("prophet_model", "1", "0")
+        record = json.loads(gcs_read(gcs, output_url.replace("output.ipynb", "run.json")))
+        assert record["status"] == "succeeded"
+        assert record["source_url"].endswith(f"/notebooks/prophet_model/{record['version']}.py")
+        assert record["airflow"]["dag_id"] == "kit_prophet_model"
+        assert record["parameters"]["run_date"] == "2026-05-04"
+        assert {"mape", "coverage", "n_train", "holdout_rows", "forecast_tail"} <= set(
+            record["metrics"]
+        )
+        assert gcs_read(gcs, output_url.replace("output.ipynb", "forecast.csv"))
+        assert run_id in output_url
+
+
 HOSTILE = 'it\'s "quoted" $(touch {marker}) `touch {marker}`; rm -rf {marker} && echo\nline 2\n'
 
 

@@ -76,7 +76,7 @@ def test_parsing_imports_nothing_forbidden_and_uses_no_network(tmp_path: Path) -
     line = next(x for x in done.stdout.splitlines() if x.startswith("PROBE"))
     report = json.loads(line[len("PROBE") :])
     assert report["errors"] == {}
-    assert report["dags"] == ["kit_forecast"]
+    assert report["dags"] == ["kit_forecast", "kit_prophet_model"]
     assert report["forbidden"] == []
     assert report["network"] == []
 
