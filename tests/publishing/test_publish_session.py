@@ -46,6 +46,12 @@ def test_path_from_environment_relative_to_cwd(
     assert session.notebook_path(FakeShell({})).resolve() == path.resolve()
 
 
+def test_a_percent_script_opened_as_a_notebook_is_the_sessions_file(tmp_path: Path) -> None:
+    script = tmp_path / "weekly.py"  # JupyterLab with jupytext opens .py files as notebooks
+    script.write_text('# %% tags=["parameters"]\nx = 1\n')
+    assert session.notebook_path(FakeShell({"__session__": str(script)})) == script
+
+
 def test_renamed_notebook_is_reported(tmp_path: Path) -> None:
     shell = FakeShell({"__session__": str(tmp_path / "gone.ipynb")})
     with pytest.raises(UsageError, match=r"gone.ipynb was not found \(renamed or moved\?\)"):
