@@ -76,11 +76,17 @@ class Manifest:
     kind: str = "notebook"  # a key of KINDS
 
     def to_json(self) -> bytes:
-        """Serialise for storage (a parameter without choices stores no `choices` key)."""
+        """Serialise for storage.
+
+        A notebook's manifest stores no `kind`, and a parameter without choices no
+        `choices`: a notebook's manifest stays readable by kit versions before modules.
+        """
         raw = asdict(self)
         for param in raw["parameters"]:
             if param["choices"] is None:
                 del param["choices"]
+        if raw["kind"] == "notebook":
+            del raw["kind"]
         return json.dumps(raw, indent=2, sort_keys=True).encode()
 
     @classmethod
