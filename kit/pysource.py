@@ -32,20 +32,6 @@ _CLASS_MODEL = re.compile(r"^class\s+Model\b", re.MULTILINE)
 _PARAMETERS_TAG = re.compile(r"""tags\s*=\s*\[[^\]]*["']parameters["']""")
 
 
-def read_text(path: Path) -> str:
-    """The file's text; UsageError naming it when it cannot be read as UTF-8."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a Python file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
-
 def marker_lines(text: str) -> list[int]:
     """The 1-based file lines of the cell markers."""
     return [n for n, line in enumerate(text.splitlines(), start=1) if _MARKER.match(line)]

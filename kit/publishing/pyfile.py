@@ -38,7 +38,7 @@ class PercentScript:
 def load(path: Path, name: str | None = None) -> Candidate | PercentScript:
     """A model module's candidate, or a percent script's notebook; UsageError naming the file."""
     published = validate.notebook_name(path, name)
-    text = pysource.read_text(path)
+    text = validate.read_text(path, "a Python file")
     kind = pysource.kind_of(text)
     if kind is None:
         tree = _tree_or_none(text)

@@ -23,7 +23,7 @@ import re
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,30 +115,25 @@ def _scan(tmp: Path, cells: list[tuple[int, str, str]], scan_file: Any) -> Itera
         yield from _google(index, source)
 
 
-def check(nb: Any, path: Path) -> None:
-    """UsageError naming the notebook, cell index and line of the first probable secret."""
-    cells = [(i, str(c.cell_type), str(c.source)) for i, c in enumerate(nb.cells)]
-    findings = scan_cells(cells)
+def _refuse(findings: list[Finding], where: Callable[[Finding], str]) -> None:
+    """UsageError at the first finding (`where` says where it is), if there is one."""
     if not findings:
         return
     first = findings[0]
     more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
     raise UsageError(
-        f"{path}: cell index {first.cell}, line {first.line}: possible secret "
-        f"({first.kind}){more}; remove it (read it from the environment or a secret manager), "
-        "or end the line with `# pragma: allowlist secret` if it is not one"
+        f"{where(first)}: possible secret ({first.kind}){more}; remove it (read it from the "
+        "environment or a secret manager), or end the line with "
+        "`# pragma: allowlist secret` if it is not one"
     )
+
+
+def check(nb: Any, path: Path) -> None:
+    """UsageError naming the notebook, cell index and line of the first probable secret."""
+    cells = [(i, str(c.cell_type), str(c.source)) for i, c in enumerate(nb.cells)]
+    _refuse(scan_cells(cells), lambda f: f"{path}: cell index {f.cell}, line {f.line}")
 
 
 def check_text(text: str, path: Path) -> None:
     """UsageError naming a Python file and the file line of its first probable secret."""
-    findings = scan_cells([(0, "code", text)])
-    if not findings:
-        return
-    first = findings[0]
-    more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-    raise UsageError(
-        f"{path}: line {first.line}: possible secret ({first.kind}){more}; remove it (read it "
-        "from the environment or a secret manager), or end the line with "
-        "`# pragma: allowlist secret` if it is not one"
-    )
+    _refuse(scan_cells([(0, "code", text)]), lambda f: f"{path}: line {f.line}")

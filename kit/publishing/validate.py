@@ -28,18 +28,23 @@ class SourceNotebook:
     kernel_name: str
 
 
-def read_notebook(path: Path) -> Any:
-    """Parse path as a valid nbformat v4 notebook; UsageError naming the file otherwise."""
+def read_text(path: Path, what: str) -> str:
+    """The file's text; UsageError naming it (as `what`, "a notebook") when it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a notebook") from None
+        raise UsageError(f"{path}: is a directory, not {what}") from None
     except UnicodeDecodeError:
-        raise UsageError(f"{path}: not a notebook (not UTF-8 text)") from None
+        raise UsageError(f"{path}: not {what} (not UTF-8 text)") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def read_notebook(path: Path) -> Any:
+    """Parse path as a valid nbformat v4 notebook; UsageError naming the file otherwise."""
+    text = read_text(path, "a notebook")
     try:
         raw = json.loads(text)
     except ValueError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -90,3 +91,23 @@ def kit_env(gcs_settings: Settings) -> dict[str, str]:
 def kit_cmd() -> list[str]:
     """The `kit` CLI as a subprocess command."""
     return [sys.executable, "-m", "kit.cli.main"]
+
+
+@pytest.fixture
+def kit_run(
+    kit_cmd: list[str], kit_env: dict[str, str], tmp_path: Path
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `kit ARGS...` as a subprocess in tmp_path, on the test buckets."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*kit_cmd, *args],
+            env=kit_env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    return run

@@ -18,24 +18,6 @@ AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def kit_run(
-    kit_cmd: list[str], kit_env: dict[str, str], tmp_path: Path
-) -> Callable[..., subprocess.CompletedProcess[str]]:
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*kit_cmd, *args],
-            env=kit_env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    return run
-
-
 def _one_line_error(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
     assert result.returncode == code, result.stderr
     lines = result.stderr.splitlines()

@@ -69,22 +69,6 @@ def write(tmp_path: Path, filename: str, text: str) -> Path:
     return path
 
 
-@pytest.fixture
-def kit_run(kit_cmd: list[str], kit_env: dict[str, str], tmp_path: Path) -> Run:
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*kit_cmd, *args],
-            env=kit_env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    return run
-
-
 def test_a_model_module_is_stored_as_is_with_its_schema(
     tmp_path: Path, gcs_settings: Settings
 ) -> None:
@@ -244,3 +228,13 @@ def test_bad_python_files_are_refused_on_one_line_with_exit_2(
     assert result.stdout == ""
     with pytest.raises(UsageError, match=r"^" + str(path)):
         publish_notebook(path, "bad name" if case == "bad_name" else None, settings=gcs_settings)
+
+
+@pytest.mark.usefixtures("nothing_written")
+def test_unreadable_python_files_are_refused(tmp_path: Path, gcs_settings: Settings) -> None:
+    binary = tmp_path / "binary.py"
+    binary.write_bytes(b"\xff\xfe\x00class Model")
+    with pytest.raises(UsageError, match=r"binary\.py: not a Python file \(not UTF-8 text\)$"):
+        publish_notebook(binary, settings=gcs_settings)
+    with pytest.raises(UsageError, match=r"absent\.py: no such file$"):
+        publish_notebook(tmp_path / "absent.py", settings=gcs_settings)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from kit.errors import UsageError
-from kit.pysource import cell_lines, kind_of, read_text, to_notebook
+from kit.pysource import cell_lines, kind_of, to_notebook
 
 PERCENT = """\
 # %% [markdown]
@@ -62,12 +60,3 @@ def test_a_bad_header_is_one_line_naming_the_file() -> None:
     header = "# ---\n# jupyter:\n#   kernelspec:\n#     name: python3\n# ---\n\n# %%\nx = 1\n"
     with pytest.raises(UsageError, match=r"^h\.py: invalid notebook header: .*display_name"):
         to_notebook(header, "h.py")
-
-
-def test_read_text_errors_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"absent\.py: no such file"):
-        read_text(tmp_path / "absent.py")
-    binary = tmp_path / "binary.py"
-    binary.write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(UsageError, match=r"binary\.py: not UTF-8 text"):
-        read_text(binary)
