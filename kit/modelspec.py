@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kit.catalog import Parameter
+from kit.docargs import argument_descriptions
 from kit.errors import UsageError
 from kit.schema import TYPES, literal_default, trailing_comments
 
@@ -35,7 +36,6 @@ RUN_METHOD = "run"
 SUPPORTED = "int, float, str, bool, date, list, dict or Literal[...], optionally | None"
 _PLAIN = {"int": "int", "float": "float", "str": "str", "bool": "bool", "date": "date"}
 _PLAIN |= {"list": "list", "List": "list", "dict": "dict", "Dict": "dict"}
-_ARGS_HEADERS = ("args:", "arguments:", "parameters:", "params:", "keyword args:")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,6 @@ class ModelSpec:
     """A model module's declaration: its parameter schema, and where Model and run are."""
 
     parameters: list[Parameter]
-    docstring: str  # the module's own docstring ("" when it has none)
     class_line: int
     run_line: int
 
@@ -112,62 +111,6 @@ def _lookup(
 
 def _is_static(func: ast.FunctionDef) -> bool:
     return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in func.decorator_list)
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def _docstring_args(func: ast.FunctionDef) -> dict[str, str]:
-    """Descriptions from the docstring's `Args:` section (Google style) or numpy's Parameters."""
-    lines = (ast.get_docstring(func) or "").splitlines()
-    for i, line in enumerate(lines):
-        header = line.strip().lower()
-        if header in _ARGS_HEADERS:
-            return _google_entries(lines[i + 1 :], _indent(line))
-        if header == "parameters" and i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}:
-            return _numpy_entries(lines[i + 2 :], _indent(line))
-    return {}
-
-
-def _google_entries(body: list[str], indent: int) -> dict[str, str]:
-    """`name (type): text` entries, indented under the header, continued further indented."""
-    found: dict[str, str] = {}
-    current, entry = "", -1
-    for raw in body:
-        if not raw.strip():
-            continue
-        depth = _indent(raw)
-        if depth <= indent:
-            break  # the next section
-        entry = depth if entry < 0 else entry
-        if depth == entry:
-            key, _, rest = raw.strip().partition(":")
-            current = key.split("(")[0].strip().lstrip("*")
-            found[current] = rest.strip()
-        elif current:
-            found[current] = f"{found[current]} {raw.strip()}".strip()
-    return found
-
-
-def _numpy_entries(body: list[str], indent: int) -> dict[str, str]:
-    """`name : type` lines at the header's indent, each followed by its indented text."""
-    found: dict[str, str] = {}
-    current = ""
-    for raw in body:
-        text = raw.strip()
-        if not text:
-            continue
-        if _indent(raw) > indent:
-            if current:
-                found[current] = f"{found[current]} {text}".strip()
-            continue
-        if set(text) == {"-"}:  # the underline of the next section: its title was no entry
-            found.pop(current, None)
-            break
-        current = text.split(":")[0].strip().lstrip("*")
-        found[current] = ""
-    return found
 
 
 @dataclass(frozen=True)
@@ -301,7 +244,7 @@ def _run_parameters(func: ast.FunctionDef, comments: dict[int, str], where: str)
         a.arg: d for a, d in zip(args.args, defaults, strict=True)
     }
     by_name |= {a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)}
-    described = _docstring_args(func)
+    described = argument_descriptions(ast.get_docstring(func) or "")
     params = []
     for arg in named:
         at = f"{where}, line {arg.lineno}: run() parameter {arg.arg!r}"
@@ -366,7 +309,6 @@ def read(text: str, where: str) -> ModelSpec:
     parameters = _run_parameters(run, trailing_comments(text), where)
     return ModelSpec(
         parameters=parameters,
-        docstring=ast.get_docstring(tree) or "",
         class_line=cls.lineno,
         run_line=run.lineno,
     )
