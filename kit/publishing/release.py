@@ -19,13 +19,14 @@ import kit
 from kit import envcheck
 from kit import schema as params
 from kit.catalog import Catalog, Manifest, Parameter
+from kit.cells import label
 from kit.config import Settings, load_settings
 from kit.errors import PreconditionFailedError, StorageError, UsageError
 from kit.publishing import identity, pointer, secrets, session, strip, validate
+from kit.run_contract import NOTEBOOK_TYPE
 from kit.storage import Storage
 
 Warn = Callable[[str], None]
-NOTEBOOK_TYPE = "application/x-ipynb+json"
 MAX_DRIFTS_SHOWN = 3
 
 
@@ -195,7 +196,7 @@ def publish_notebook(
         note(unsaved)
     for index in stripped.mixed_cells:
         note(
-            f"{nb_path}: cell index {index} calls kit.publish() among other code; runs skip "
+            f"{nb_path}: {label(index)} calls kit.publish() among other code; runs skip "
             f"the whole cell, so keep kit.publish() in a cell of its own"
         )
     env_notes, environment_digest = _env_warnings()

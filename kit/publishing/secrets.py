@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kit.cells import label
 from kit.errors import UsageError
 
 EXCLUDED_PLUGINS = frozenset(
@@ -116,7 +117,7 @@ def _scan(tmp: Path, cells: list[tuple[int, str, str]], scan_file: Any) -> Itera
 
 
 def check(nb: Any, path: Path) -> None:
-    """UsageError naming the notebook, cell index and line of the first probable secret."""
+    """UsageError naming the notebook, cell (1-based, kit.cells) and line of the first secret."""
     cells = [(i, str(c.cell_type), str(c.source)) for i, c in enumerate(nb.cells)]
     findings = scan_cells(cells)
     if not findings:
@@ -124,7 +125,7 @@ def check(nb: Any, path: Path) -> None:
     first = findings[0]
     more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
     raise UsageError(
-        f"{path}: cell index {first.cell}, line {first.line}: possible secret "
+        f"{path}: {label(first.cell)}, line {first.line}: possible secret "
         f"({first.kind}){more}; remove it (read it from the environment or a secret manager), "
         "or end the line with `# pragma: allowlist secret` if it is not one"
     )
