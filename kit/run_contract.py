@@ -9,7 +9,7 @@ named by their 1-based position in the source notebook, as JupyterLab shows them
 
 One definition for the runner, the review code, kit dagtools and the DAGs' finisher.
 The DAG side cannot import kit (Composer uploads only dags/), so dags/kit_run_contract.py
-is a byte-for-byte copy of this file, checked by tests/test_run_contract.py: edit this
+is a byte-for-byte copy of this file, checked by tests/run_contract/: edit this
 file, then copy it there. Hence: the standard library only, and no import of kit.
 """
 
@@ -66,6 +66,8 @@ LOST = "lost"  # an output notebook, no record, and its deadline has passed
 INVALID = "invalid"  # a run.json that cannot be read: shown, never hidden
 STATUSES = (*FINAL_STATUSES, RUNNING, LOST, INVALID)
 EXIT_CODES = {SUCCEEDED: 0, FAILED: 1, TIMED_OUT: 124, KILLED: 143}  # of `kit run`
+# Who wrote a record: `kit run` itself, or the DAGs' finisher for a pod that could not.
+RUNNER, FINISHER = "runner", "finisher"
 
 
 # -- time ----------------------------------------------------------------------------------
@@ -283,5 +285,5 @@ _DEFAULTS: dict[str, Any] = {
     "cells": list,
     "peak_rss_bytes": None,
     "metrics": dict,
-    "written_by": "runner",
+    "written_by": RUNNER,
 }

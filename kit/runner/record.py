@@ -15,7 +15,7 @@ from typing import Any
 
 import kit
 from kit.metrics import collect
-from kit.run_contract import SCHEMA, cell_timings, iso
+from kit.run_contract import RUNNER, SCHEMA, cell_timings, iso
 from kit.runner.outcome import Outcome
 from kit.runner.source import Source
 
@@ -80,7 +80,7 @@ def build(
         "output_url": output_url,
         "status": outcome.status,
         "reason": outcome.reason,
-        "written_by": "runner",
+        "written_by": RUNNER,
         "parameters": parameters,
         "overridden": sorted(overridden),
         "started_at": iso(started),
