@@ -89,8 +89,10 @@ def parse_time(value: Any) -> datetime | None:
 
 
 # -- running or lost -----------------------------------------------------------------------
-# Object metadata of every save of output.ipynb: when the run started, and when it must have
-# ended (start + timeout + grace). Listings return it, so no notebook is downloaded.
+# Object metadata of every save of output.ipynb: the version that runs, when the run started
+# and when it must have ended (start + timeout + grace). Listings return it, so no notebook
+# is downloaded.
+VERSION_META = "kit-version"
 STARTED_META = "kit-started-at"
 DEADLINE_META = "kit-deadline"
 # A run with no deadline (no --timeout, or a kit that wrote none) counts as lost once its
@@ -98,9 +100,13 @@ DEADLINE_META = "kit-deadline"
 SILENCE = timedelta(hours=24)
 
 
-def output_metadata(started: datetime, timeout: float | None, grace: float) -> dict[str, str]:
+def output_metadata(
+    started: datetime, timeout: float | None, grace: float, version: str | None = None
+) -> dict[str, str]:
     """The object metadata the runner stores with each save of the output notebook."""
     meta = {STARTED_META: iso(started)}
+    if version:
+        meta[VERSION_META] = version
     if timeout is not None:
         meta[DEADLINE_META] = iso(started + timedelta(seconds=timeout + grace))
     return meta

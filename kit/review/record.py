@@ -24,6 +24,7 @@ from kit.run_contract import (
     SCHEMA,
     STARTED_META,
     STATUSES,
+    VERSION_META,
     iso,
     parse_time,
     pending_status,
@@ -211,6 +212,7 @@ def pending(
 ) -> Run:
     """A run whose output notebook exists but whose run.json does not: running, or lost."""
     status, reason = pending_status(metadata, updated_at, now or datetime.now(UTC))
+    meta = metadata or {}
     return Run(
         notebook=notebook,
         run_id=run_id,
@@ -219,5 +221,6 @@ def pending(
         record_url=record_url,
         updated_at=updated_at,
         reason=reason,
-        started_at=parse_time((metadata or {}).get(STARTED_META)),
+        started_at=parse_time(meta.get(STARTED_META)),
+        version=meta.get(VERSION_META) or None,
     )

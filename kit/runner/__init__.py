@@ -86,7 +86,7 @@ def run(
     writer = OutputWriter(
         store,
         contract.run_url(bucket, source.name, run_id, contract.OUTPUT_FILE),
-        contract.output_metadata(started, timeout, grace),
+        contract.output_metadata(started, timeout, grace, source.version),
     )
     report = reporter(progress, settings.log_format) if progress is not None else None
     watch = CellWatch(report, log_output=log_output)

@@ -217,7 +217,7 @@ def make_runs(server: dev.Server, work: Path) -> ReviewRuns:
     store.write(
         runs.url("demo", "running-1", "output.ipynb"),
         so_far,
-        metadata=output_metadata(now, timeout=3600, grace=30),
+        metadata=output_metadata(now, timeout=3600, grace=30, version="adhoc-0123456789ab"),
     )
     store.write(
         runs.url("demo", "lost-1", "output.ipynb"),

@@ -61,6 +61,7 @@ def test_runs_are_newest_first_and_running_is_known_from_the_listing(
     assert (running.record, running.reason) == (None, None)
     assert running.updated_at is not None
     assert running.started_at is not None  # stored with its output
+    assert running.ref == "demo@adhoc-0123456789ab"
     assert runs[-1].run_id == "hist-01"  # the oldest record
 
 

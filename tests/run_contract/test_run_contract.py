@@ -85,8 +85,12 @@ def test_time_is_utc_iso_with_microseconds_and_z() -> None:
 
 def test_a_run_without_record_is_running_until_its_deadline_then_lost() -> None:
     started = datetime(2026, 1, 1, 6, 0, tzinfo=UTC)
-    meta = contract.output_metadata(started, timeout=3600, grace=30)
-    assert meta[contract.DEADLINE_META] == "2026-01-01T07:00:30.000000Z"
+    meta = contract.output_metadata(started, timeout=3600, grace=30, version="v1")
+    assert meta == {
+        "kit-started-at": "2026-01-01T06:00:00.000000Z",
+        "kit-deadline": "2026-01-01T07:00:30.000000Z",
+        "kit-version": "v1",
+    }
     just_before = started + timedelta(seconds=3630)
     assert contract.pending_status(meta, just_before, just_before) == (contract.RUNNING, None)
     after = just_before + timedelta(seconds=1)

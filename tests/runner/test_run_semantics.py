@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,13 @@ def test_timeout_stops_the_run_as_timed_out(
     assert result.record["reason"] == "timed out after 3 s"
     assert result.record["stopped_at"]["cell"] == 3
     assert_valid(result.record)
+    # Every save of the output says when the run started and its deadline (start + 3 + 30).
+    url = result.record["output_url"]
+    meta = dict(storage_for(url).stat(url).metadata)
+    assert meta["kit-started-at"] == result.record["started_at"]
+    started = datetime.fromisoformat(meta["kit-started-at"])
+    assert datetime.fromisoformat(meta["kit-deadline"]) == started + timedelta(seconds=33)
+    assert meta["kit-version"] == result.record["version"]
     assert "started" in _texts(_output(gcs_settings, result.record)["cells"][1])
 
 
