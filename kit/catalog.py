@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kit.config import Settings
-from kit.errors import NotFoundError, UsageError
+from kit.errors import NotFoundError, UsageError, did_you_mean
 from kit.storage import Storage, storage_for
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -188,10 +188,7 @@ class Catalog:
             raise UsageError(f"{url}: malformed latest pointer") from None
 
     def _unknown(self, name: str) -> str:
-        import difflib
-
-        close = difflib.get_close_matches(name, self.names(), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        hint = did_you_mean(name, self.names())
         return f"notebook {name!r} is not published in {self.settings.modules_bucket}{hint}"
 
     def resolve(self, ref: str) -> Resolved:

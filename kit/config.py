@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from kit.errors import ConfigError
+from kit.run_contract import join
+
+LOG_FORMATS = ("auto", "text", "json")
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 
@@ -32,11 +35,12 @@ class Settings:
     image: str = "kit-runtime:local"
     namespace: str = "kit-runs"
     retry_deadline: float = 60.0
+    # How `kit run` reports progress: auto (a bar on a terminal, else text lines), text, json.
+    log_format: str = "auto"
 
     def url(self, bucket: str, *parts: str) -> str:
         """Join path parts under one of the bucket settings (by field name)."""
-        base = str(getattr(self, bucket)).rstrip("/")
-        return "/".join([base, *(p.strip("/") for p in parts if p)])
+        return join(str(getattr(self, bucket)), *parts)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
@@ -64,6 +68,8 @@ def _check_url(field: str, value: str, source: str) -> str:
     value = value.strip()
     if not value:
         raise ConfigError(f"{source}: {field} is empty")
+    if field == "log_format" and value not in LOG_FORMATS:
+        raise ConfigError(f"{source}: log_format {value!r} must be one of {', '.join(LOG_FORMATS)}")
     if not field.endswith("_bucket"):
         return value
     if "://" in value:

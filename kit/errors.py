@@ -6,6 +6,8 @@ anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class KitError(Exception):
     """An error a user can act on: the message names the file, notebook or URL."""
@@ -35,3 +37,11 @@ class NotFoundError(StorageError):
 
 class PreconditionFailedError(StorageError):
     """A generation precondition failed: someone else wrote first (HTTP 412)."""
+
+
+def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str:
+    """`; did you mean a, b?` naming the closest choices, or "" (the one hint in messages)."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)
+    return f"; did you mean {', '.join(close)}?" if close else ""

@@ -12,10 +12,12 @@ import ast
 import io
 import json
 import tokenize
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from kit.catalog import Parameter
+from kit.cells import label, number
 from kit.errors import UsageError
 
 PARAMETERS_TAG = "parameters"
@@ -32,25 +34,49 @@ TYPES: dict[type, str] = {
 }
 
 
-def parameters_cell(nb: Any, path: Path) -> int:
-    """Index of the one code cell tagged `parameters`; UsageError when none or several."""
+def find_parameters_cell(cells: Sequence[Mapping[str, Any]], where: str) -> int | None:
+    """Index of the code cell tagged `parameters`, None when no cell is; UsageError when
+    several are, or the tagged cell is not code.
+
+    The one rule for publishing (which also needs the cell) and for ad-hoc runs.
+    """
     tagged = [
         i
-        for i, cell in enumerate(nb.cells)
+        for i, cell in enumerate(cells)
         if PARAMETERS_TAG in (cell.get("metadata", {}).get("tags") or [])
     ]
+    if len(tagged) > 1:
+        numbers = ", ".join(str(number(i)) for i in tagged)
+        raise UsageError(
+            f"{where}: {len(tagged)} cells tagged {PARAMETERS_TAG!r} (cells {numbers}); "
+            "papermill injects parameters after the first only, so tag one"
+        )
     if not tagged:
+        return None
+    index = tagged[0]
+    if cells[index].get("cell_type") != "code":
+        raise UsageError(
+            f"{where}: the cell tagged {PARAMETERS_TAG!r} ({label(index)}) is not code"
+        )
+    return index
+
+
+def parameters_cell(nb: Any, path: Path) -> int:
+    """Index of the one code cell tagged `parameters`; UsageError when none or several."""
+    index = find_parameters_cell(nb.cells, str(path))
+    if index is None:
         raise UsageError(
             f"{path}: no cell tagged {PARAMETERS_TAG!r}; tag the cell holding the defaults "
             "(JupyterLab: Property Inspector > Cell Tags)"
         )
-    if len(tagged) > 1:
-        cells = ", ".join(str(i) for i in tagged)
-        raise UsageError(f"{path}: {len(tagged)} cells tagged {PARAMETERS_TAG!r} (cells {cells})")
-    index = tagged[0]
-    if nb.cells[index].cell_type != "code":
-        raise UsageError(f"{path}: the cell tagged {PARAMETERS_TAG!r} (cell {index}) is not code")
     return index
+
+
+def cell_schema(cells: Sequence[Mapping[str, Any]], index: int, where: str) -> list[Parameter]:
+    """The parameter schema held by the parameters cell at `index`."""
+    source = cells[index].get("source", "")
+    text = "".join(source) if isinstance(source, list) else str(source)
+    return parse_parameters(text, f"{where}: {label(index)} (parameters)")
 
 
 def trailing_comments(source: str) -> dict[int, str]:
@@ -132,4 +158,4 @@ def parse_parameters(source: str, where: str, first_line: int = 1) -> list[Param
 def schema(nb: Any, path: Path) -> tuple[int, list[Parameter]]:
     """The parameters cell's index and the notebook's parameter schema."""
     index = parameters_cell(nb, path)
-    return index, parse_parameters(nb.cells[index].source, f"{path}: parameters cell {index}")
+    return index, cell_schema(nb.cells, index, str(path))

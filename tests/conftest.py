@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from gcs_support import fresh_settings
+from record_support import bucket_problems, folder_problems
 
 from kit import dev
 from kit.config import Settings
@@ -37,13 +38,32 @@ def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dev.Server]
     os.environ["STORAGE_EMULATOR_HOST"] = server.url
     os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
     dev.provision(server, Settings())
+    _GCS_ROOTS.append(root)
     yield server
-    dev.stop(root)
+    try:
+        # Every run record the tests wrote to GCS (the runner's, the helpers') must match
+        # kit/run_contract.schema.json.
+        found = list(bucket_problems())
+    finally:
+        dev.stop(root)
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+    assert not found, "invalid run records:\n" + "\n".join(found)
+
+
+_GCS_ROOTS: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _local_records_are_valid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every run record the tests wrote to local folders must match the JSON Schema."""
+    yield
+    base = tmp_path_factory.getbasetemp()
+    found = [p for p in folder_problems(base) if not any(str(r) in p for r in _GCS_ROOTS)]
+    assert not found, "invalid run records:\n" + "\n".join(found)
 
 
 @pytest.fixture

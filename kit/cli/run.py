@@ -41,14 +41,26 @@ def split_params(args: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
 @click.option("--run-id", required=True, help="Unique per attempt; never reused.")
 @click.option("--params-json", help="Parameters as JSON.")
 @click.option("--timeout", type=float, help="Seconds before timed_out.")
+@click.option(
+    "--log-output",
+    is_flag=True,
+    help="Also print each cell's stdout and stderr as it runs (papermill's --log-output).",
+)
 @click.pass_context
 def run(
-    ctx: click.Context, ref: str, run_id: str, params_json: str | None, timeout: float | None
+    ctx: click.Context,
+    ref: str,
+    run_id: str,
+    params_json: str | None,
+    timeout: float | None,
+    log_output: bool,
 ) -> None:
     """Execute a notebook with papermill; -p KEY VALUE (repeatable) sets a parameter.
 
     The output notebook is saved as it runs to runs/<name>/<run-id>/output.ipynb in the
-    outputs bucket, and run.json is written last. Exit 0 on success.
+    outputs bucket, and run.json is written last. Each code cell is reported on stderr as
+    it starts and ends (KIT_LOG_FORMAT: text, json, or auto: a progress bar on a
+    terminal); the last line, on stdout, is `<status>: <output URL>`. Exit 0 on success.
     """
     from kit.runner import run as run_notebook
 
@@ -59,8 +71,9 @@ def run(
         cli_params=(ctx.obj or {}).get("params", []),
         params_json=params_json,
         timeout=timeout,
+        progress=sys.stderr,
+        log_output=log_output,
     )
-    print(f"{result.status}: {result.output_url}", flush=True)
-    if result.status != "succeeded" and result.record.get("reason"):
-        print(f"reason: {result.record['reason']}", file=sys.stderr)
+    sys.stderr.flush()
+    print(f"{result.status}: {result.output_url}", flush=True)  # the task log's last line
     ctx.exit(result.exit_code)

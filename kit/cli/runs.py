@@ -75,7 +75,8 @@ def app(
 ) -> None:
     """List runs newest first, from their run.json files only.
 
-    A run with an output notebook but no run.json yet is shown as running.
+    A run with an output notebook but no run.json is running until its deadline (start +
+    timeout + grace), then lost.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -105,7 +106,8 @@ def app(
 @click.argument("run_id", help="Run id.")
 @click.option("--json", "as_json", is_flag=True, help="Print run.json as stored.")
 def show(name: str, run_id: str, as_json: bool) -> None:
-    """Print a run's record and metrics; for a failed run, the failing cell and traceback."""
+    """Print a run's record, parameters, metrics and slowest cells; where it stopped early,
+    the cell (its source and traceback)."""
     from kit.errors import KitError
     from kit.review.failure import failure_of
     from kit.review.show import print_wide, run_details
@@ -115,15 +117,13 @@ def show(name: str, run_id: str, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(run.to_json(), indent=2, default=str) + "\n")
         return
-    failure = None
-    if run.status != "succeeded":
-        cells = None
-        if run.has_output:
-            try:
-                cells = store.notebook(run).cells
-            except KitError as exc:
-                err().print(f"kit: warning: {exc}")
-        failure = failure_of(run, cells)
+    cells = None
+    if run.status != "succeeded" and run.has_output:
+        try:
+            cells = store.notebook(run).cells
+        except KitError as exc:
+            err().print(f"kit: warning: {exc}")
+    failure = failure_of(run, cells)
     print_wide(out(), run_details(run, failure))
 
 

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from kit.dagtools.local_pod import local_pods
 from kit.dagtools.process import LocalPod, LocalSettings
+from kit.run_contract import OUTPUT_FILE, run_url
 
 STAMP = ".kit-db-migrated"
 
@@ -119,9 +120,8 @@ def summary(dag_run: Any, pods: dict[Any, LocalPod], out: TextIO) -> None:
     print(f"DAG run {dag_run.run_id}: {dag_run.state}", file=out)
     for (_, _, task_id, map_index, try_number), pod in sorted(pods.items()):
         item = f"[{map_index}]" if map_index >= 0 else ""
-        outputs = pod.env.get("KIT_OUTPUTS_BUCKET", "").rstrip("/")
-        notebook = pod.notebook
-        url = f"{outputs}/runs/{notebook}/{pod.run_id}/output.ipynb"
+        outputs = pod.env.get("KIT_OUTPUTS_BUCKET", "")
+        url = run_url(outputs, pod.notebook, pod.run_id, OUTPUT_FILE)
         print(
             f"  {task_id}{item} try {try_number}: exit {pod.proc.returncode} "
             f"run {pod.run_id} -> {url}",

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from kit.catalog import Parameter
+from kit.run_contract import NOTEBOOK_TYPE
 
 # The content type each kind of version is stored with (kit.catalog.KINDS names the suffix).
-CONTENT_TYPES = {"notebook": "application/x-ipynb+json", "module": "text/x-python"}
+CONTENT_TYPES = {"notebook": NOTEBOOK_TYPE, "module": "text/x-python"}
 
 
 @dataclass(frozen=True)

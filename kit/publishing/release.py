@@ -23,6 +23,7 @@ import kit
 from kit import envcheck
 from kit import schema as params
 from kit.catalog import Catalog, Manifest, Parameter
+from kit.cells import label
 from kit.config import Settings, load_settings
 from kit.errors import PreconditionFailedError, StorageError, UsageError
 from kit.publishing import identity, pointer, pyfile, secrets, session, strip, validate
@@ -169,7 +170,7 @@ def _notebook_candidate(
         note(unsaved)
     for index in stripped.mixed_cells:
         note(
-            f"{source.path}: cell index {index} calls kit.publish() among other code; runs "
+            f"{source.path}: {label(index)} calls kit.publish() among other code; runs "
             f"skip the whole cell, so keep kit.publish() in a cell of its own"
         )
     return Candidate(

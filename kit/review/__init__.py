@@ -1,6 +1,6 @@
 """Reviewing runs: `kit runs`, `kit review`, and `kit.runs()` / `kit.load_run()` in notebooks.
 
-Runs are read from the outputs bucket's run records (run.json, schema 1); executed
+Runs are read from the outputs bucket's run records (run.json, kit.run_contract); executed
 notebooks are downloaded only to show, pull, diff or render one run.
 """
 

@@ -108,7 +108,7 @@ class LoadedRun:
 
     @property
     def status(self) -> str:
-        """succeeded, failed, killed, timed_out or running."""
+        """succeeded, failed, killed, timed_out, running or lost (kit.run_contract)."""
         return self.run.status
 
     def __repr__(self) -> str:

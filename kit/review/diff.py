@@ -1,17 +1,21 @@
 """What changed between two runs: notebook version, parameters, metrics, and cells (nbdime).
 
 The cell diff compares sources and outputs only: metadata (papermill timings, cell ids)
-and execution counts change on every run and would drown the real differences.
+and execution counts change on every run and would drown the real differences. The cells
+papermill added (injected parameters, error banners) are left out, so nbdime's positions
+are source positions, named as everywhere else (kit.cells): `cell 3`, from 1.
 """
 
 from __future__ import annotations
 
 import copy
 import io
+import re
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from kit.cells import is_added, number
 from kit.metrics import METRIC_MIME
 from kit.review.failure import strip_ansi
 from kit.review.record import Run
@@ -76,6 +80,7 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
 def _comparable(nb: NotebookNode) -> NotebookNode:
     clean = copy.deepcopy(nb)
     clean.metadata = {}
+    clean.cells = [cell for cell in clean.cells if not is_added(cell)]
     for cell in clean.cells:
         cell.metadata = {}
         cell.pop("id", None)
@@ -109,7 +114,15 @@ def cell_diff(a: NotebookNode, b: NotebookNode, *, color: bool = False) -> str:
         out=buffer, include=include, use_git=False, use_diff=False, use_color=color
     )
     pretty_print_diff(left, diff, "nb", config)
-    return buffer.getvalue().rstrip()
+    return _PATH.sub(_cell_name, buffer.getvalue().rstrip())
+
+
+_PATH = re.compile(r"\bnb/cells/(\d+)(/?)")
+
+
+def _cell_name(match: re.Match[str]) -> str:
+    """nbdime's `nb/cells/2/source` as `cell 3 source` (positions in the first notebook)."""
+    return f"cell {number(int(match[1]))}" + (" " if match[2] else "")
 
 
 def compare(
@@ -130,7 +143,7 @@ def compare(
         a=a,
         b=b,
         fields=fields,
-        parameters=changes(a.chosen_parameters(), b.chosen_parameters()),
+        parameters=changes(a.effective_parameters(), b.effective_parameters()),
         metrics=changes(a.metrics, b.metrics),
         cells=cells,
     )

@@ -1,9 +1,8 @@
-"""Where a run stopped: the failing cell of an executed notebook, its source and traceback.
+"""Where a run stopped: the cell, its source and traceback, for the terminal and the page.
 
-run.json's `error.cell_index` indexes the output notebook's cells. Papermill may insert
-marker cells into a failed notebook, so the index is checked against the cell that
-actually holds an error output ("output_type": "error" with ename/evalue/traceback).
-A killed or timed-out run without an error points at the cell papermill left "running".
+Which cell is kit.run_contract.stopped_cell on the executed notebook (the definition the
+runner and the DAGs' finisher use too) or, without the notebook, the record's
+`stopped_at`. Cells are named by their 1-based source number (kit.cells).
 """
 
 from __future__ import annotations
@@ -14,8 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kit.review.record import Run
+from kit.run_contract import (
+    FAILED,
+    KILLED,
+    LOST,
+    SUCCEEDED,
+    TIMED_OUT,
+    cell_ref,
+    not_run,
+    source_text,
+    stopped_cell,
+)
 
-STOPPED = ("killed", "timed_out")
+STOPPED = (KILLED, TIMED_OUT, LOST)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 
@@ -26,20 +36,27 @@ def strip_ansi(text: str) -> str:
 
 @dataclass(frozen=True)
 class Failure:
-    """The cell a run stopped at. kind: "error" (an exception) or "stopped" (killed, timeout)."""
+    """The cell a run stopped at.
+
+    kind: "error" (an exception), "stopped" (killed, timed out, lost) or "exit" (a
+    succeeded run that sys.exit(0) ended early).
+    """
 
     kind: str
-    cell_index: int | None
+    cell_number: int | None  # 1-based source position (anchor `cell-<n>`)
     source: str = ""
     ename: str = ""
     evalue: str = ""
     traceback: list[str] = field(default_factory=list)
     execution_count: int | None = None
-    reason: str = ""  # why a run stopped, from its record (killed, timed out)
+    reason: str = ""  # why the run stopped, from its record
+    cells_not_run: int = 0
 
     @property
     def headline(self) -> str:
-        """`ename: evalue`, or what stopped the run."""
+        """`ename: evalue`, `sys.exit(n)`, or what stopped the run."""
+        if self.ename == "SystemExit":
+            return f"sys.exit({self.evalue})"
         if self.ename:
             return f"{self.ename}: {self.evalue}" if self.evalue else self.ename
         if self.reason:
@@ -47,19 +64,31 @@ class Failure:
         return "stopped while this cell was running" if self.kind == "stopped" else "error"
 
     @property
-    def cell_number(self) -> int | None:
-        """The 1-based position of the cell, as a person counts (anchor `cell-<n>`)."""
-        return None if self.cell_index is None else self.cell_index + 1
+    def verb(self) -> str:
+        """ "Failed" for an error, "Stopped" otherwise."""
+        return "Failed" if self.kind == "error" else "Stopped"
+
+    @property
+    def where(self) -> str:
+        """`cell 3, In [2]`, or "an unknown cell"."""
+        if self.cell_number is None:
+            return "an unknown cell"
+        count = self.execution_count
+        return f"cell {self.cell_number}" + (f", In [{count}]" if count is not None else "")
+
+    @property
+    def summary(self) -> str:
+        """`Failed at cell 3, In [2]: ValueError: boom` (+ how many later cells did not run)."""
+        text = f"{self.verb} at {self.where}: {self.headline}"
+        if self.cells_not_run:
+            later = "cell" if self.cells_not_run == 1 else "cells"
+            text += f"; {self.cells_not_run} later code {later} did not run"
+        return text
 
     @property
     def traceback_text(self) -> str:
         """The traceback as plain text."""
         return "\n".join(strip_ansi(line) for line in self.traceback)
-
-
-def _source(cell: Mapping[str, Any]) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
 
 
 def _error_output(cell: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -69,63 +98,53 @@ def _error_output(cell: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def _from_cell(index: int, cell: Mapping[str, Any], error: Mapping[str, Any] | None) -> Failure:
-    output = _error_output(cell) or error or {}
-    traceback = output.get("traceback") or []
-    count = cell.get("execution_count")
-    return Failure(
-        kind="error",
-        cell_index=index,
-        source=_source(cell),
-        ename=str(output.get("ename") or ""),
-        evalue=strip_ansi(str(output.get("evalue") or "")),
-        traceback=[strip_ansi(str(line)) for line in traceback],
-        execution_count=count if isinstance(count, int) else None,
-    )
+def _kind(status: str) -> str:
+    if status == SUCCEEDED:
+        return "exit"
+    return "stopped" if status in STOPPED else "error"
 
 
-def _stopped(status: str, index: int, cell: Mapping[str, Any], reason: str | None) -> Failure:
-    kind = "stopped" if status in STOPPED else "error"
-    return Failure(kind=kind, cell_index=index, source=_source(cell), reason=reason or "")
-
-
-def find_failure(
-    status: str,
-    error: Mapping[str, Any] | None,
-    cells: Sequence[Mapping[str, Any]] | None,
-    reason: str | None = None,
-) -> Failure | None:
-    """The failing (or interrupted) cell of a run, from its record's error and its notebook."""
-    cells = list(cells or [])
-    index = error.get("cell_index") if error else None
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cells):
-        index = None
-    if index is not None and _error_output(cells[index]) is not None:
-        return _from_cell(index, cells[index], error)
-    if status != "succeeded":
-        for i, cell in enumerate(cells):
-            if _error_output(cell) is not None:
-                return _from_cell(i, cell, error)
-    if index is not None:
-        if error and error.get("ename"):
-            return _from_cell(index, cells[index], error)
-        return _stopped(status, index, cells[index], reason)
-    if error and error.get("ename"):
-        return Failure(
-            kind="error",
-            cell_index=None,
-            ename=str(error.get("ename") or ""),
-            evalue=strip_ansi(str(error.get("evalue") or "")),
-            traceback=[strip_ansi(str(line)) for line in error.get("traceback") or []],
-        )
-    if status in STOPPED:
-        for i, cell in enumerate(cells):
-            meta = cell.get("metadata", {}).get("papermill", {})
-            if isinstance(meta, Mapping) and meta.get("status") == "running":
-                return _stopped(status, i, cell, reason)
-    return None
+def _details(found: Mapping[str, Any] | None) -> dict[str, Any]:
+    found = found or {}
+    return {
+        "ename": str(found.get("ename") or ""),
+        "evalue": strip_ansi(str(found.get("evalue") or "")),
+        "traceback": [strip_ansi(str(line)) for line in found.get("traceback") or []],
+    }
 
 
 def failure_of(run: Run, cells: Sequence[Mapping[str, Any]] | None) -> Failure | None:
-    """The failing or interrupted cell of a run (None for a clean run)."""
-    return find_failure(run.status, run.error, cells, run.reason)
+    """The cell a run stopped at, from its executed notebook's cells when given, else from
+    its record; None for a run that ran every cell (or is still running)."""
+    kind, reason = _kind(run.status), run.reason or ""
+    if run.status not in (SUCCEEDED, FAILED, *STOPPED):
+        return None
+    if cells:
+        index = stopped_cell(cells, completed=run.status == SUCCEEDED)
+        if index is not None:
+            ref = cell_ref(cells, index)
+            found = _error_output(cells[index]) or (run.error if kind != "stopped" else None)
+            return Failure(
+                kind=kind,
+                cell_number=ref["cell"],
+                source=source_text(cells[index]),
+                execution_count=ref["execution_count"],
+                reason=reason,
+                cells_not_run=not_run(cells, index),
+                **_details(found),
+            )
+    stopped = run.stopped_at
+    if stopped is not None:
+        number, count = stopped.get("cell"), stopped.get("execution_count")
+        return Failure(
+            kind=kind,
+            cell_number=number if isinstance(number, int) else None,
+            source=str(stopped.get("source") or ""),
+            execution_count=count if isinstance(count, int) else None,
+            reason=reason,
+            cells_not_run=run.cells_not_run,
+            **_details(run.error if kind != "stopped" else None),
+        )
+    if run.status == FAILED or (run.error and run.error.get("ename")):
+        return Failure(kind="error", cell_number=None, reason=reason, **_details(run.error))
+    return None

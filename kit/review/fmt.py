@@ -29,14 +29,40 @@ def moment(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+def size(value: Any) -> str:
+    """Bytes in binary units (412.3 MiB, 1.2 GiB); '-' when unknown."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "-"
+    amount, unit = float(value), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(amount) < 1024 or unit == "TiB":
+            break
+        amount /= 1024
+    return f"{int(amount)} B" if unit == "B" else f"{amount:.1f} {unit}"
+
+
+def _looks_like_literal(text: str) -> bool:
+    """Whether a string would read as something else unquoted (None, True, 30, '')."""
+    if text.strip() != text or text in ("", "None", "True", "False", "null", "true", "false"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def value(val: Any, width: int = 40) -> str:
-    """A parameter or metric value in a few characters (floats to 4 significant digits)."""
+    """A parameter or metric value in a few characters (floats to 4 significant digits).
+
+    None shows as None; a string that would read as another value ("None", "30") is quoted.
+    """
     if isinstance(val, bool) or val is None:
         text = repr(val)  # as the notebook's Python wrote it
     elif isinstance(val, float):
         text = f"{val:.4g}"
     elif isinstance(val, str):
-        text = val
+        text = json.dumps(val) if _looks_like_literal(val) else val
     elif isinstance(val, list) and val and all(isinstance(r, Mapping) for r in val):
         text = f"table of {len(val)} rows"
     else:

@@ -1,7 +1,8 @@
 """Executed notebooks as HTML (nbconvert's lab template), failing cell highlighted and anchored.
 
-Every cell is wrapped in `<div id="cell-<n>">` (n counts cells from 1, as a person does),
-so "Failed at cell n" can link to it. No script or CDN reference is emitted: the page
+Every source cell is wrapped in `<div id="cell-<n>">`, n its 1-based number in the source
+notebook (kit.cells: the cells papermill added are not counted), so "Failed at cell n"
+links to it. No script or CDN reference is emitted: the page
 must render on a machine without internet and inside a sandboxed iframe.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from kit.cells import number, source_index
 from kit.review.failure import Failure
 from kit.review.record import Run
 from kit.review.render import render
@@ -28,8 +30,9 @@ TEMPLATE = """\
 {%- block extra_css -%}<style type="text/css">{{ resources.kit_css }}</style>{%- endblock -%}
 {%- block body_header -%}{{ super() }}{{ resources.kit_header }}{%- endblock body_header -%}
 {%- block any_cell scoped -%}
-<div id="cell-{{ cell.metadata.kit.index }}" class="kit-cell {{ cell.metadata.kit.state }}"
-{%- if cell.metadata.kit.label %} data-kit-label="{{ cell.metadata.kit.label | e }}"{% endif %}>
+{%- set kit = cell.metadata.kit_review -%}
+<div id="{{ kit.anchor }}" class="kit-cell {{ kit.state }}"
+{%- if kit.label %} data-kit-label="{{ kit.label | e }}"{% endif %}>
 {{ super() }}
 </div>
 {%- endblock any_cell -%}
@@ -37,16 +40,20 @@ TEMPLATE = """\
 
 
 def annotate(nb: NotebookNode, failure: Failure | None) -> NotebookNode:
-    """A copy of nb whose cells carry their number and the failing cell's state."""
+    """A copy of nb whose cells carry their anchor and the failing cell's state."""
     marked = copy.deepcopy(nb)
     for i, cell in enumerate(marked.cells):
-        kit: dict[str, Any] = {"index": i + 1, "state": "", "label": ""}
-        if failure is not None and failure.cell_index == i:
+        at = source_index(marked.cells, i)
+        anchor = f"cell-{number(at)}" if at is not None else f"papermill-{i}"
+        kit: dict[str, Any] = {"anchor": anchor, "state": "", "label": ""}
+        if failure is not None and at is not None and failure.cell_number == number(at):
             if failure.kind == "error":
                 kit.update(state="kit-failed", label=f"Failed here: {failure.headline}")
+            elif failure.kind == "exit":
+                kit.update(state="kit-stopped", label=f"The run ended here: {failure.headline}")
             else:
                 kit.update(state="kit-stopped", label="The run stopped while this cell ran")
-        cell.metadata["kit"] = kit
+        cell.metadata["kit_review"] = kit
     return marked
 
 

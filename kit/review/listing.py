@@ -1,13 +1,13 @@
 """Read run records from the outputs bucket: one listing call per prefix, records read concurrently.
 
 Nothing here downloads an output notebook except `RunStore.notebook`: a listing only
-reads run.json files, and a run with an output notebook but no run.json is "running".
+reads run.json files. A run with an output notebook but no run.json is "running" until the
+deadline stored with its output (kit.run_contract) has passed, then "lost".
 """
 
 from __future__ import annotations
 
 import builtins
-import difflib
 import re
 import threading
 from collections.abc import Collection, Iterable
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.config import Settings
-from kit.errors import NotFoundError, UsageError
+from kit.errors import NotFoundError, UsageError, did_you_mean
 from kit.review.cache import RecordCache
 from kit.review.record import (
     OUTPUT_FILE,
@@ -28,8 +28,9 @@ from kit.review.record import (
     Run,
     parse_record,
     parse_time,
-    running,
+    pending,
 )
+from kit.run_contract import LOST, run_url, runs_prefix, split_run_url
 from kit.storage import ObjectInfo, Storage, storage_for
 
 if TYPE_CHECKING:
@@ -49,12 +50,6 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     if moment is None:
         raise UsageError(f"--since {text!r}: use a duration like 7d, 12h, 30m or an ISO date")
     return moment
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """'; did you mean a, b?' for the closest choices, or ''."""
-    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
-    return f"; did you mean {', '.join(close)}?" if close else ""
 
 
 def check_statuses(statuses: Collection[str]) -> frozenset[str]:
@@ -101,19 +96,17 @@ class RunStore:
 
     def prefix(self, name: str | None = None, run_id: str | None = None) -> str:
         """runs/ , runs/<name>/ or runs/<name>/<run-id>/ in the outputs bucket."""
-        parts = [p for p in (name, run_id) if p]
-        return self.settings.url("outputs_bucket", "runs", *parts) + "/"
+        return runs_prefix(self.settings.outputs_bucket, name or "", run_id or "")
 
     def url(self, name: str, run_id: str, file: str) -> str:
         """Where one file of a run is stored."""
-        return self.prefix(name, run_id) + file
+        return run_url(self.settings.outputs_bucket, name, run_id, file)
 
     def _group(self, infos: Iterable[ObjectInfo]) -> dict[tuple[str, str], _Found]:
-        root = self.prefix()
         found: dict[tuple[str, str], _Found] = {}
         for info in infos:
-            parts = info.url[len(root) :].split("/")
-            if len(parts) != 3 or parts[2] not in (RECORD_FILE, OUTPUT_FILE):
+            parts = split_run_url(self.settings.outputs_bucket, info.url)
+            if parts is None:
                 continue  # files the notebook wrote under its output prefix
             entry = found.setdefault((parts[0], parts[1]), _Found())
             if parts[2] == RECORD_FILE:
@@ -128,13 +121,13 @@ class RunStore:
         name, run_id = key
         output_url = self.url(name, run_id, OUTPUT_FILE)
         if entry.record is None:
-            updated = entry.output.updated if entry.output else None
-            return running(
+            return pending(
                 notebook=name,
                 run_id=run_id,
                 record_url=self.url(name, run_id, RECORD_FILE),
                 output_url=output_url,
-                updated_at=updated,
+                updated_at=entry.output.updated if entry.output else None,
+                metadata=entry.output.metadata if entry.output else None,
             )
         cache_key = (entry.record.url, entry.record.generation)
         with self._lock:
@@ -182,7 +175,7 @@ class RunStore:
         if self.disk:
             records = [e.record.url for e in found.values() if e.record is not None]
             self.disk.forget_missing(self.prefix(name), records)
-        if wanted == {RUNNING}:  # no record to read
+        if wanted and wanted <= {RUNNING, LOST}:  # no record to read
             found = {k: e for k, e in found.items() if e.record is None}
         runs = self._load(found)
         if self.disk:

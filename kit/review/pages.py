@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from kit.errors import NotFoundError, UsageError
+from kit.errors import NotFoundError, UsageError, did_you_mean
 from kit.review import chart
 from kit.review.failure import Failure, failure_of
 from kit.review.html import notebook_html
-from kit.review.listing import RunStore, did_you_mean
+from kit.review.listing import RunStore
 from kit.review.record import STATUSES, Run
 from kit.review.render import render, run_href
 from kit.review.styles import PAGE_CSS

@@ -1,39 +1,52 @@
-"""One run as review sees it: a parsed run.json (schema 1), or a run still in progress.
+"""One run as review sees it: a parsed run.json, or a run that has no record yet.
 
-runs/<name>/<run-id>/output.ipynb   written while the notebook runs
-runs/<name>/<run-id>/run.json       written last; until it exists the run is "running"
+The layout, the statuses and the record's shape are the run contract's
+(kit.run_contract): records of schema "kit.run/2" and of schema 1 both read. A run with
+an output notebook and no record is "running" until its deadline (start + timeout +
+grace) has passed, then "lost".
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-FINAL_STATUSES = ("succeeded", "failed", "killed", "timed_out")
-RUNNING = "running"
-INVALID = "invalid"  # a run.json we cannot parse: shown, never hidden
-STATUSES = (*FINAL_STATUSES, RUNNING, INVALID)
+from kit.run_contract import (
+    FINAL_STATUSES,
+    INVALID,
+    OUTPUT_FILE,
+    RECORD_FILE,
+    RUNNING,
+    SCHEMA,
+    STARTED_META,
+    STATUSES,
+    VERSION_META,
+    iso,
+    parse_time,
+    pending_status,
+    upgrade,
+)
+
+__all__ = [
+    "FINAL_STATUSES",
+    "INVALID",
+    "OUTPUT_FILE",
+    "RECORD_FILE",
+    "RUNNING",
+    "STATUSES",
+    "Run",
+    "is_scalar",
+    "parse_record",
+    "parse_time",
+    "pending",
+]
 
 # Parameters kit itself passes to every run (the same pattern each time): left out of listings.
 INJECTED_PARAMETERS = frozenset({"output_prefix"})
-RECORD_FILE = "run.json"
-OUTPUT_FILE = "output.ipynb"
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 timestamp ("...Z" included) as an aware datetime, else None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
 
 
 def is_scalar(value: Any) -> bool:
@@ -43,7 +56,7 @@ def is_scalar(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Run:
-    """A run's summary, from its run.json alone (or from the listing while it runs)."""
+    """A run's summary, from its run.json alone (or from the listing while it has none)."""
 
     notebook: str
     run_id: str
@@ -58,13 +71,18 @@ class Run:
     metrics: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
     error: dict[str, Any] | None = None
-    record: dict[str, Any] | None = None  # run.json as stored; None while running
+    record: dict[str, Any] | None = None  # run.json as stored; None while it has none
     updated_at: datetime | None = None  # last write seen in the listing
     has_output: bool = True
+    overridden: tuple[str, ...] = ()  # parameters given a value for this run
+    stopped_at: dict[str, Any] | None = None  # the cell the run stopped at (kit.run_contract)
+    cells_not_run: int = 0
+    cells: tuple[dict[str, Any], ...] = ()  # per-cell duration and kernel peak RSS
+    peak_rss_bytes: int | None = None
 
     @property
     def when(self) -> datetime | None:
-        """The time runs sort by: the start, or the last activity of a running run."""
+        """The time runs sort by: the start, or the last activity of a run without a record."""
         return self.started_at or self.updated_at
 
     @property
@@ -73,7 +91,14 @@ class Run:
         return f"{self.notebook}@{self.version}" if self.version else self.notebook
 
     def chosen_parameters(self) -> dict[str, Any]:
-        """The parameters a person chose (kit's own, such as output_prefix, left out)."""
+        """The parameters given for this run (kit's own, such as output_prefix, left out)."""
+        given = set(self.overridden)
+        return {
+            k: v for k, v in self.parameters.items() if k in given and k not in INJECTED_PARAMETERS
+        }
+
+    def effective_parameters(self) -> dict[str, Any]:
+        """Every parameter's value in the run, defaults included (kit's own left out)."""
         return {k: v for k, v in self.parameters.items() if k not in INJECTED_PARAMETERS}
 
     def scalar_metrics(self) -> dict[str, Any]:
@@ -84,20 +109,30 @@ class Run:
         """The first few scalar metrics: what a listing shows."""
         return dict(list(self.scalar_metrics().items())[:limit])
 
+    def slowest_cells(self, limit: int = 5) -> list[dict[str, Any]]:
+        """The cells that took longest, longest first."""
+        timed = [c for c in self.cells if isinstance(c.get("duration_seconds"), int | float)]
+        return sorted(timed, key=lambda c: -float(c["duration_seconds"]))[:limit]
+
+    def peak_cell(self) -> dict[str, Any] | None:
+        """The cell during which the kernel's memory peaked."""
+        measured = [c for c in self.cells if isinstance(c.get("peak_rss_bytes"), int)]
+        return max(measured, key=lambda c: int(c["peak_rss_bytes"])) if measured else None
+
     def to_json(self) -> dict[str, Any]:
-        """The run.json (plus where it lives), or a record-shaped stand-in while running."""
+        """The run.json as stored (plus where it lives), or a record-shaped stand-in."""
         base = (
             dict(self.record)
             if self.record is not None
             else {
-                "schema": 1,
+                "schema": SCHEMA,
                 "run_id": self.run_id,
                 "notebook": self.notebook,
                 "version": self.version,
                 "status": self.status,
                 "reason": self.reason,
                 "parameters": self.parameters,
-                "started_at": None,
+                "started_at": iso(self.started_at) if self.started_at else None,
                 "finished_at": None,
                 "duration_seconds": None,
                 "error": None,
@@ -111,67 +146,81 @@ class Run:
         return base
 
 
-def iso(moment: datetime) -> str:
-    """UTC ISO 8601 with a Z, as run.json writes it."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
 
 
+def _invalid(reason: str, **where: Any) -> Run:
+    return Run(status=INVALID, reason=reason, **where)
+
+
 def parse_record(
     data: bytes, *, notebook: str, run_id: str, record_url: str, output_url: str, has_output: bool
 ) -> Run:
     """A Run from run.json bytes; a malformed record becomes status "invalid" with the reason."""
+    where: dict[str, Any] = {
+        "notebook": notebook,
+        "run_id": run_id,
+        "record_url": record_url,
+        "output_url": output_url,
+        "has_output": has_output,
+    }
     try:
         raw = json.loads(data)
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:
-        return Run(
-            notebook=notebook,
-            run_id=run_id,
-            status=INVALID,
-            output_url=output_url,
-            record_url=record_url,
-            reason=f"malformed {RECORD_FILE}: {exc}",
-            has_output=has_output,
-        )
-    status = raw.get("status")
-    params = raw.get("parameters")
-    metrics = raw.get("metrics")
-    error = raw.get("error")
+        return _invalid(f"malformed {RECORD_FILE}: {exc}", **where)
+    try:
+        rec = upgrade(raw)
+    except ValueError as exc:
+        return _invalid(f"{RECORD_FILE}: {exc}", **where)
+    status = rec.get("status")
+    params, metrics, error = rec.get("parameters"), rec.get("metrics"), rec.get("error")
+    stopped, cells, peak = rec.get("stopped_at"), rec.get("cells"), rec.get("peak_rss_bytes")
     return Run(
-        notebook=notebook,
-        run_id=run_id,
         status=status if status in FINAL_STATUSES else INVALID,
-        output_url=str(raw.get("output_url") or output_url),
-        record_url=record_url,
-        version=raw.get("version") if isinstance(raw.get("version"), str) else None,
-        started_at=parse_time(raw.get("started_at")),
-        finished_at=parse_time(raw.get("finished_at")),
-        duration_seconds=_number(raw.get("duration_seconds")),
+        version=rec.get("version") if isinstance(rec.get("version"), str) else None,
+        started_at=parse_time(rec.get("started_at")),
+        finished_at=parse_time(rec.get("finished_at")),
+        duration_seconds=_number(rec.get("duration_seconds")),
         parameters=params if isinstance(params, dict) else {},
         metrics=metrics if isinstance(metrics, dict) else {},
-        reason=raw.get("reason") if status in FINAL_STATUSES else f"unknown status {status!r}",
+        reason=rec.get("reason") if status in FINAL_STATUSES else f"unknown status {status!r}",
         error=error if isinstance(error, dict) else None,
         record=raw,
-        has_output=has_output,
+        overridden=tuple(str(k) for k in rec.get("overridden") or ()),
+        stopped_at=stopped if isinstance(stopped, dict) else None,
+        cells_not_run=int(rec.get("cells_not_run") or 0),
+        cells=tuple(c for c in cells if isinstance(c, dict)) if isinstance(cells, list) else (),
+        peak_rss_bytes=peak if isinstance(peak, int) and not isinstance(peak, bool) else None,
+        **{**where, "output_url": str(rec.get("output_url") or output_url)},
     )
 
 
-def running(
-    *, notebook: str, run_id: str, record_url: str, output_url: str, updated_at: datetime | None
+def pending(
+    *,
+    notebook: str,
+    run_id: str,
+    record_url: str,
+    output_url: str,
+    updated_at: datetime | None,
+    metadata: Mapping[str, str] | None = None,
+    now: datetime | None = None,
 ) -> Run:
-    """A run whose output notebook exists but whose run.json is not written yet."""
+    """A run whose output notebook exists but whose run.json does not: running, or lost."""
+    status, reason = pending_status(metadata, updated_at, now or datetime.now(UTC))
+    meta = metadata or {}
     return Run(
         notebook=notebook,
         run_id=run_id,
-        status=RUNNING,
+        status=status,
         output_url=output_url,
         record_url=record_url,
         updated_at=updated_at,
+        reason=reason,
+        started_at=parse_time(meta.get(STARTED_META)),
+        version=meta.get(VERSION_META) or None,
     )

@@ -20,6 +20,7 @@ STATUS_STYLES = {
     "killed": "yellow",
     "timed_out": "magenta",
     "running": "blue",
+    "lost": "bold magenta",
     "invalid": "dim",
 }
 
@@ -132,9 +133,8 @@ def _metric_tables(metrics: dict[str, Any], max_rows: int = 10) -> list[Renderab
 
 def failure_panel(failure: Failure) -> RenderableType:
     """The failing cell's source and traceback (ANSI codes stripped)."""
-    where = f"cell {failure.cell_number}" if failure.cell_number else "unknown cell"
-    verb, style = ("Failed", "bold red") if failure.kind == "error" else ("Stopped", "bold yellow")
-    parts: list[RenderableType] = [Text(f"{verb} at {where}: {failure.headline}", style=style)]
+    style = {"error": "bold red", "stopped": "bold yellow"}.get(failure.kind, "bold")
+    parts: list[RenderableType] = [Text(failure.summary, style=style)]
     if failure.source:
         parts.append(Text("source:", style="bold"))
         lines = failure.source.splitlines() or [""]
@@ -148,17 +148,55 @@ def failure_panel(failure: Failure) -> RenderableType:
     return Group(*parts)
 
 
+def _parameters(run: Run) -> RenderableType:
+    """Every parameter's value; those given for this run marked `*`."""
+    if not run.parameters:
+        return Text("parameters: none", style="dim")
+    marked = {(f"{k} *" if k in run.overridden else k): v for k, v in run.parameters.items()}
+    title = "parameters (* given for this run)" if run.overridden else "parameters"
+    return _kv(title, marked)
+
+
+def cells_table(run: Run, limit: int = 5) -> RenderableType | None:
+    """The slowest cells with their duration and the kernel's peak memory, and the peak."""
+    slowest = run.slowest_cells(limit)
+    if not slowest:
+        return None
+    table = Table(title="slowest cells", title_justify="left", pad_edge=False)
+    for column in ("cell", "duration", "peak RSS", "source"):
+        table.add_column(column, justify="right" if column != "source" else "left")
+    for cell in slowest:
+        count = cell.get("execution_count")
+        where = f"{cell.get('cell')}" + (f", In [{count}]" if count is not None else "")
+        table.add_row(
+            where,
+            fmt.duration(cell.get("duration_seconds")),
+            fmt.size(cell.get("peak_rss_bytes")),
+            Text(str(cell.get("source") or "")),
+        )
+    peak = run.peak_cell()
+    if peak is None:
+        return table
+    note = Text(
+        f"kernel peak memory {fmt.size(peak.get('peak_rss_bytes'))} in cell {peak.get('cell')}",
+        style="bold",
+    )
+    return Group(table, note)
+
+
 def run_details(run: Run, failure: Failure | None) -> RenderableType:
     """Everything `kit runs show` prints."""
     parts: list[RenderableType] = [
         _facts(run),
         Text(""),
-        _kv("parameters", run.parameters),
+        _parameters(run),
         Text(""),
         _kv("metrics", run.scalar_metrics()),
     ]
     for table in _metric_tables(run.metrics):
         parts.extend([Text(""), table])
+    if (cells := cells_table(run)) is not None:
+        parts.extend([Text(""), cells])
     if failure is not None:
         parts.extend([Text(""), failure_panel(failure)])
     return Group(*parts)

@@ -8,6 +8,7 @@ STATUS_COLOURS = {
     "killed": ("#9a6700", "#fff8c5"),
     "timed_out": ("#8250df", "#fbefff"),
     "running": ("#0969da", "#ddf4ff"),
+    "lost": ("#bf3989", "#ffeff7"),
     "invalid": ("#57606a", "#eaeef2"),
 }
 
@@ -112,6 +113,7 @@ svg.chart circle.pt { stroke: #fff; stroke-width: 1; }
 .runs-table tr.st-killed td:first-child { box-shadow: inset 3px 0 #9a6700; }
 .runs-table tr.st-timed_out td:first-child { box-shadow: inset 3px 0 #8250df; }
 .runs-table tr.st-running td:first-child { box-shadow: inset 3px 0 #0969da; }
+.runs-table tr.st-lost td:first-child { box-shadow: inset 3px 0 #bf3989; }
 .runs-table .run-link { font-weight: 600; font-family: ui-monospace, "DejaVu Sans Mono", monospace;
   font-size: 13px; }
 .version { display: block; color: #6e7781;

@@ -14,14 +14,9 @@ RECORD = """\
   {%- if failure and failure.cell_number and link %}
   <a class="kit-failure kind-{{ failure.kind }}" id="kit-failure-link"
      href="{{ cell_href }}#cell-{{ failure.cell_number }}"
-     {%- if target %} target="{{ target }}"{% endif %}>
-    {{ "Failed" if failure.kind == "error" else "Stopped" }} at cell {{ failure.cell_number }}:
-    {{ failure.headline }}</a>
+     {%- if target %} target="{{ target }}"{% endif %}>{{ failure.summary }}</a>
   {%- elif failure %}
-  <p class="kit-failure kind-{{ failure.kind }}">
-    {{- "Failed" if failure.kind == "error" else "Stopped" }}
-    {%- if failure.cell_number %} at cell {{ failure.cell_number }}{% endif %}:
-    {{ failure.headline }}</p>
+  <p class="kit-failure kind-{{ failure.kind }}">{{ failure.summary }}</p>
   {%- endif %}
   {%- if run.reason and not (failure and failure.headline == run.reason) %}
   <p class="kit-reason">{{ run.reason }}</p>
@@ -31,7 +26,12 @@ RECORD = """\
     <dt>Started</dt><dd>{{ run.started_at | moment }}</dd>
     <dt>Finished</dt><dd>{{ run.finished_at | moment }}</dd>
     <dt>Duration</dt><dd>{{ run.duration_seconds | duration }}</dd>
-    {%- if run.status == "running" %}
+    {%- if run.peak_rss_bytes is not none %}
+    <dt>Peak memory</dt><dd>{{ run.peak_rss_bytes | size }}
+      {%- with peak = run.peak_cell() %}{% if peak %} (kernel, cell {{ peak.cell }})
+      {%- endif %}{% endwith %}</dd>
+    {%- endif %}
+    {%- if run.record is none %}
     <dt>Last update</dt><dd>{{ run.updated_at | moment }}</dd>
     {%- endif %}
     {%- for key in ("host", "pod", "image") if rec.get(key) %}
@@ -46,7 +46,9 @@ RECORD = """\
   <div class="kit-cols">
     <table class="kit-kv"><caption>Parameters</caption>
       {%- for key, val in run.parameters.items() %}
-      <tr><th>{{ key }}</th><td>{{ val | value(80) }}</td></tr>
+      <tr{% if key in run.overridden %} class="given" title="given for this run"{% endif %}>
+        <th>{{ key }}{% if key in run.overridden %} *{% endif %}</th>
+        <td>{{ val | value(80) }}</td></tr>
       {%- else %}<tr><td class="kit-none">none</td></tr>{% endfor %}
     </table>
     <table class="kit-kv"><caption>Metrics</caption>
@@ -64,6 +66,18 @@ RECORD = """\
     {%- endfor %}
   </table>
   {%- endfor %}
+  {%- with slowest = run.slowest_cells(5) %}{% if slowest %}
+  <table class="kit-rows kit-cells"><caption>Slowest cells</caption>
+    <tr><th>Cell</th><th>Duration</th><th>Peak memory</th><th>Source</th></tr>
+    {%- for cell in slowest %}
+    <tr><td class="num">{{ cell.cell }}
+      {%- if cell.execution_count is not none %}, In [{{ cell.execution_count }}]{% endif %}</td>
+      <td class="num">{{ cell.duration_seconds | duration }}</td>
+      <td class="num">{{ cell.peak_rss_bytes | size }}</td>
+      <td><code>{{ cell.source }}</code></td></tr>
+    {%- endfor %}
+  </table>
+  {%- endif %}{% endwith %}
   {%- if failure and failure.traceback %}
   <details class="kit-tb"><summary>Traceback</summary>
     <pre>{{ failure.traceback_text }}</pre></details>

@@ -12,20 +12,23 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
+from kit import run_contract as contract
 from kit.config import Settings
 from kit.errors import UsageError
 from kit.runner import record as records
 from kit.runner.execute import Session, StopSignal
 from kit.runner.nbio import OutputWriter
 from kit.runner.outcome import Outcome
-from kit.runner.params import resolve_parameters
+from kit.runner.params import effective, resolve_parameters
+from kit.runner.progress import reporter
 from kit.runner.source import Source, load_source
+from kit.runner.watch import CellWatch
 from kit.storage import Storage, storage_for
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-EXIT_CODES = {"succeeded": 0, "failed": 1, "timed_out": 124, "killed": 143}
+EXIT_CODES = contract.EXIT_CODES
 OUTPUT_PREFIX_PARAM = "output_prefix"
 
 __all__ = ["RunResult", "run"]
@@ -55,8 +58,14 @@ def run(
     params_json: str | None = None,
     timeout: float | None = None,
     grace: float | None = None,
+    progress: TextIO | None = None,
+    log_output: bool = False,
 ) -> RunResult:
-    """Execute ref (name[@version|@latest], a gs:// URL or a path) as run run_id."""
+    """Execute ref (name[@version|@latest], a gs:// URL or a path) as run run_id.
+
+    progress: where to report each cell as it runs (kit.runner.progress, in the format of
+    settings.log_format); log_output adds the cells' own stdout and stderr there.
+    """
     if not RUN_ID_RE.match(run_id):
         raise UsageError(f"invalid --run-id {run_id!r} (letters, digits, '.', '_', '-'; max 128)")
     if timeout is not None and timeout <= 0:
@@ -65,60 +74,79 @@ def run(
     where = f"{source.name}@{source.version}"
     parameters = resolve_parameters(source.schema, cli_params, params_json, where)
 
-    run_dir = settings.url("outputs_bucket", "runs", source.name, run_id)
+    bucket = settings.outputs_bucket
+    run_dir = contract.runs_prefix(bucket, source.name, run_id)
     if OUTPUT_PREFIX_PARAM in source.schema and OUTPUT_PREFIX_PARAM not in parameters:
         # Files the notebook writes land beside its executed copy.
-        parameters[OUTPUT_PREFIX_PARAM] = run_dir + "/"
+        parameters[OUTPUT_PREFIX_PARAM] = run_dir
+    if grace is None:
+        grace = float(os.environ.get("KIT_GRACE_SECONDS", "30"))
+    started = datetime.now(UTC)
     store = storage_for(run_dir, retry_deadline=settings.retry_deadline)
-    writer = OutputWriter(store, f"{run_dir}/output.ipynb")
+    writer = OutputWriter(
+        store,
+        contract.run_url(bucket, source.name, run_id, contract.OUTPUT_FILE),
+        contract.output_metadata(started, timeout, grace, source.version),
+    )
+    report = reporter(progress, settings.log_format) if progress is not None else None
+    watch = CellWatch(report, log_output=log_output)
     kernel_env = {**os.environ, "KIT_RUN_ID": run_id}
     if kernel_env.get("STORAGE_EMULATOR_HOST"):
         # The kernel's gcsfs would otherwise probe the emulator for gRPC for minutes.
         kernel_env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
     with StopSignal().on_signals() as stop:
         # From here on a SIGTERM still ends with a record, however early it comes.
-        session = Session(source.notebook, source.url, kernel_env)
+        session = Session(source.notebook, source.url, kernel_env, watch)
         session.start()  # the kernel boots while we claim the output and load papermill
         try:
             writer.claim(source.notebook)
         except BaseException:
             session.cancel()
             raise
+        if report is not None:
+            code_cells = sum(c.get("cell_type") == "code" for c in source.notebook["cells"])
+            report.opened(f"{source.name}@{source.version}", run_id, writer.url, code_cells)
         try:
-            return _execute_and_record(
-                source, parameters, writer, store, run_id, run_dir, timeout, grace, stop, session
+            result = _execute_and_record(
+                source, parameters, writer, store, run_id, started, timeout, grace, stop, session
             )
         finally:
             session.close()
+    if report is not None:
+        reason = result.record.get("reason")
+        report.closed(result.status, result.output_url, reason, watch.clock())
+    return result
 
 
 def _execute_and_record(
     source: Source,
-    parameters: dict[str, Any],
+    given: dict[str, Any],
     writer: OutputWriter,
     store: Storage,
     run_id: str,
-    run_dir: str,
+    started: datetime,
     timeout: float | None,
-    grace: float | None,
+    grace: float,
     stop: StopSignal,
     session: Session,
 ) -> RunResult:
-    started = datetime.now(UTC)
-    if grace is None:
-        grace = float(os.environ.get("KIT_GRACE_SECONDS", "30"))
-    outcome: Outcome = session.execute(parameters, writer, timeout=timeout, grace=grace, stop=stop)
+    outcome: Outcome = session.execute(given, writer, timeout=timeout, grace=grace, stop=stop)
     finished = datetime.now(UTC)
+    parameters, overridden = effective(source.schema, given)
     body = records.build(
         run_id=run_id,
         source=source,
         parameters=parameters,
+        overridden=overridden,
         outcome=outcome,
         output_url=writer.url,
         started=started,
         finished=finished,
         notebook=writer.last(),
+        timeout=timeout,
+        grace=grace,
+        peaks=session.watch.peaks,
     )
-    record_url = f"{run_dir}/run.json"
-    store.write(record_url, records.dumps(body), content_type="application/json")
+    record_url = writer.url.removesuffix(contract.OUTPUT_FILE) + contract.RECORD_FILE
+    store.write(record_url, records.dumps(body), content_type=contract.RECORD_TYPE)
     return RunResult(outcome.status, writer.url, record_url, body)

@@ -23,6 +23,7 @@ from kit import gcpause
 from kit.catalog import SKIP_TAG
 from kit.runner.nbio import OutputWriter, PreparedSource
 from kit.runner.outcome import Outcome, classify, stopped
+from kit.runner.watch import CellWatch
 
 # Optional imports of our dependencies that kit's own process never uses: papermill's
 # gcsfs (kit's handler does the I/O), grpc (google-cloud-storage speaks JSON over HTTP)
@@ -95,8 +96,15 @@ class StopSignal:
 class Session:
     """One kernel and one papermill execution, in a worker thread we supervise."""
 
-    def __init__(self, nb: dict[str, Any], source_url: str, kernel_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        nb: dict[str, Any],
+        source_url: str,
+        kernel_env: dict[str, str],
+        watch: CellWatch | None = None,
+    ) -> None:
         self.nb = skip_tagged(nb)
+        self.watch = watch or CellWatch()
         self.source_url = source_url
         self.kernel_name = str(nb.get("metadata", {}).get("kernelspec", {}).get("name", "python3"))
         self.kernel_env = kernel_env
@@ -158,6 +166,7 @@ class Session:
 
         source = PreparedSource(self.source_url, self.nb)
         source.register()
+        self.watch.attach(getattr(self._process, "pid", None))
         papermill.execute_notebook(
             source.url,
             self._job["url"],
@@ -167,6 +176,8 @@ class Session:
             progress_bar=False,
             km=km,
             autosave_cell_every=10,
+            # nbclient's hooks and stream files, forwarded by papermill's engine.
+            **self.watch.engine_kwargs(),
         )
 
     def kill_kernel(self) -> None:
@@ -211,11 +222,15 @@ class Session:
         if stop.event.is_set() and not self._done.is_set():
             self.kill_kernel()
             self._done.wait(grace)
+        # A cell still running now never ends normally: report it with what stopped it.
+        why = {"killed": "received SIGTERM", "timed_out": "timed out"}
+        self.watch.interrupted(why[stop.why[0]] if stop.why else "the kernel died")
+        self.watch.close()
         # The record must describe a stored output: wait for the last save to land.
         writer.flush(timeout=grace if stop.why else None)
         if stop.why:
             return stopped(stop.why[0], timeout, writer.last())
-        return classify(self.error, writer.last(), self.kernel_exit)
+        return classify(self.error, writer.last(), self.kernel_exit, self.watch.errors)
 
 
 def _exit_description(process: Any) -> str:

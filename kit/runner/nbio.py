@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from kit.errors import PreconditionFailedError, StorageError, UsageError
+from kit.run_contract import NOTEBOOK_TYPE
 from kit.storage import Storage
-
-NOTEBOOK_TYPE = "application/x-ipynb+json"
 
 
 class OutputWriter:
@@ -21,12 +21,16 @@ class OutputWriter:
     still waiting, so the object always moves forward to the newest state. Each upload
     replaces the whole object, so a retried upload never leaves it half-written.
     `flush` waits until the newest content is stored; an upload that failed for good
-    is raised by the next `write` (papermill then stops) and by `flush`.
+    is raised by the next `write` (papermill then stops) and by `flush`. Every save carries
+    the same object metadata (when the run started, its deadline: see kit.run_contract).
     """
 
-    def __init__(self, storage: Storage, url: str) -> None:
+    def __init__(
+        self, storage: Storage, url: str, metadata: Mapping[str, str] | None = None
+    ) -> None:
         self.storage = storage
         self.url = url
+        self.metadata = dict(metadata or {})
         self._last: str | None = None
         self._pending: str | None = None
         self._uploading = False
@@ -38,7 +42,11 @@ class OutputWriter:
         body = json.dumps(nb, indent=1)
         try:
             self.storage.write(
-                self.url, body.encode(), if_generation_match=0, content_type=NOTEBOOK_TYPE
+                self.url,
+                body.encode(),
+                if_generation_match=0,
+                content_type=NOTEBOOK_TYPE,
+                metadata=self.metadata,
             )
         except PreconditionFailedError:
             raise UsageError(
@@ -76,7 +84,9 @@ class OutputWriter:
                     self._cond.notify_all()
                     return
             try:
-                self.storage.write(self.url, buf.encode(), content_type=NOTEBOOK_TYPE)
+                self.storage.write(
+                    self.url, buf.encode(), content_type=NOTEBOOK_TYPE, metadata=self.metadata
+                )
             except BaseException as exc:  # the storage layer already retried what it could
                 with self._cond:
                     self._error = exc

@@ -1,9 +1,16 @@
-"""Turn how papermill ended into a status, a reason and the failing cell."""
+"""Turn how papermill ended into a status, a reason and the cell the run stopped at.
+
+Which cell stopped a run is kit.run_contract.stopped_cell, read from the executed
+notebook: the same definition the review code and the DAGs' finisher use.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from kit.run_contract import FAILED, SUCCEEDED, TIMED_OUT, cell_ref, not_run, stopped_cell
 
 
 @dataclass
@@ -12,59 +19,84 @@ class Outcome:
 
     status: str  # succeeded | failed | killed | timed_out
     reason: str | None = None
-    error: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None  # ename, evalue, traceback
+    stopped_at: dict[str, Any] | None = None  # kit.run_contract.cell_ref
+    cells_not_run: int = 0
 
 
-def _started_cell(nb: dict[str, Any] | None) -> int | None:
-    """The index of the last cell papermill started, in the output notebook."""
-    started = [
-        i
-        for i, c in enumerate((nb or {}).get("cells", []))
-        if c.get("metadata", {}).get("papermill", {}).get("start_time")
-    ]
-    return started[-1] if started else None
+def _cells(nb: Mapping[str, Any] | None) -> Sequence[Mapping[str, Any]]:
+    cells = (nb or {}).get("cells")
+    return cells if isinstance(cells, list) else []
 
 
-def _error_cell(nb: dict[str, Any] | None, fallback: int) -> int:
-    """The cell holding the error output; papermill's index predates its banner cells."""
-    for index, cell in enumerate((nb or {}).get("cells", [])):
-        for output in cell.get("outputs", []):
-            if output.get("output_type") != "error":
-                continue
-            if output.get("ename") != "SystemExit" or output.get("evalue") not in ("", "0"):
-                return index
-    return fallback
+def _error_output(cell: Mapping[str, Any]) -> dict[str, Any] | None:
+    for output in cell.get("outputs", []) or []:
+        if output.get("output_type") == "error":
+            return {
+                "ename": output.get("ename"),
+                "evalue": str(output.get("evalue") or ""),
+                "traceback": list(output.get("traceback") or []),
+            }
+    return None
 
 
-def _at_cell(nb: dict[str, Any] | None, ename: str | None, evalue: str = "") -> dict[str, Any]:
-    return {"cell_index": _started_cell(nb), "ename": ename, "evalue": evalue, "traceback": []}
+def _outcome(
+    status: str,
+    reason: str | None,
+    error: dict[str, Any] | None,
+    cells: Sequence[Mapping[str, Any]],
+    index: int | None,
+) -> Outcome:
+    if index is None:
+        return Outcome(status, reason, error)
+    return Outcome(status, reason, error, cell_ref(cells, index), not_run(cells, index))
 
 
-def stopped(status: str, timeout: float | None, nb: dict[str, Any] | None) -> Outcome:
+def stopped(status: str, timeout: float | None, nb: Mapping[str, Any] | None) -> Outcome:
     """The outcome of a run we stopped: killed (a signal) or timed_out."""
-    reason = f"timed out after {timeout:g} s" if status == "timed_out" else "received SIGTERM"
-    return Outcome(status, reason, _at_cell(nb, None) if _started_cell(nb) is not None else None)
+    cells = _cells(nb)
+    reason = f"timed out after {timeout:g} s" if status == TIMED_OUT else "received SIGTERM"
+    return _outcome(status, reason, None, cells, stopped_cell(cells, completed=False))
 
 
-def classify(error: BaseException | None, nb: dict[str, Any] | None, kernel_exit: str) -> Outcome:
-    """The outcome of a run papermill finished, from the exception it raised (if any)."""
-    from papermill.exceptions import PapermillExecutionError
+def classify(
+    error: BaseException | None,
+    nb: Mapping[str, Any] | None,
+    kernel_exit: str,
+    replies: Mapping[int, dict[str, Any]] | None = None,
+) -> Outcome:
+    """The outcome of a run papermill finished, from the exception it raised (if any).
 
+    replies: the kernel's error replies by source cell number (kit.runner.watch); they
+    hold the message of an error that left no error output (IPython's UsageError).
+    """
+    cells = _cells(nb)
+    index = stopped_cell(cells, completed=error is None)
+    found = None
+    if index is not None:
+        found = _error_output(cells[index]) or (replies or {}).get(cell_ref(cells, index)["cell"])
     if error is None:
-        return Outcome("succeeded")
-    if isinstance(error, PapermillExecutionError):
-        if error.ename == "SystemExit" and str(error.evalue).strip() in ("", "0", "None"):
-            return Outcome("succeeded", f"sys.exit({error.evalue})")
-        info = {
-            "cell_index": _error_cell(nb, error.cell_index),
-            "ename": error.ename,
-            "evalue": str(error.evalue),
-            "traceback": list(error.traceback or []),
-        }
-        if error.ename == "SystemExit":
-            return Outcome("failed", f"sys.exit({error.evalue})", info)
-        return Outcome("failed", f"{error.ename}: {error.evalue}", info)
+        if index is None:
+            return Outcome(SUCCEEDED)
+        # sys.exit(0), sys.exit() or raise SystemExit: papermill counts it as success.
+        code = (found or {}).get("evalue") or ""
+        return _outcome(SUCCEEDED, f"sys.exit({code})", None, cells, index)
+    if type(error).__name__ == "PapermillExecutionError":
+        if found is None:  # no error output and no reply: what papermill says
+            evalue = str(getattr(error, "evalue", "") or "")
+            traceback = list(getattr(error, "traceback", None) or [])
+            found = {
+                "ename": getattr(error, "ename", None),
+                "evalue": evalue,
+                "traceback": traceback,
+            }
+        if found["ename"] == "SystemExit":
+            reason = f"sys.exit({found['evalue']})"
+        else:
+            reason = f"{found['ename']}: {found['evalue']}".rstrip(": ")
+        return _outcome(FAILED, reason, found, cells, index)
     if type(error).__name__ == "DeadKernelError":
         # papermill cannot tell a dead kernel from a failing cell; nbclient's error can.
-        return Outcome("failed", "kernel died", _at_cell(nb, "DeadKernelError", kernel_exit))
-    return Outcome("failed", f"{type(error).__name__}: {error}", _at_cell(nb, None))
+        died = {"ename": "DeadKernelError", "evalue": kernel_exit, "traceback": []}
+        return _outcome(FAILED, "kernel died", died, cells, index)
+    return _outcome(FAILED, f"{type(error).__name__}: {error}", None, cells, index)

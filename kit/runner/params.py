@@ -8,17 +8,32 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kit.catalog import Parameter
-from kit.errors import UsageError
+from kit.errors import UsageError, did_you_mean
 
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
 
+def _untyped(value: str) -> Any:
+    """A value for a parameter whose default is None, read as papermill's CLI reads `-p`."""
+    literals: dict[str, Any] = {"True": True, "False": False, "None": None}
+    if value in literals:
+        return literals[value]
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
 def _cast_text(value: str, param: Parameter, where: str) -> Any:
     kind = param.type
     try:
-        if kind == "str" or kind == "NoneType":
+        if kind == "str":
             return value
+        if kind == "NoneType":
+            return _untyped(value)
         if kind == "int":
             return int(value)
         if kind == "float":
@@ -86,11 +101,15 @@ def resolve_parameters(
 
 def _known(schema: Mapping[str, Parameter], name: str, where: str) -> Parameter:
     if name not in schema:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(schema), n=1)
-        hint = (
-            f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(schema) or 'none'})"
-        )
+        hint = did_you_mean(name, schema) or f" (known: {', '.join(schema) or 'none'})"
         raise UsageError(f"{where}: unknown parameter {name!r}{hint}")
     return schema[name]
+
+
+def effective(
+    schema: Mapping[str, Parameter], given: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """Every parameter's value in the run (defaults included), and the names given a value."""
+    values = {name: param.default for name, param in schema.items()}
+    values.update(given)
+    return values, sorted(given)

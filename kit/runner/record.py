@@ -1,4 +1,7 @@
-"""The run record (run.json): what ran, with what, how it ended. Written last."""
+"""The run record (run.json) `kit run` writes, last: what ran, with what, how it ended.
+
+Its shape is the run contract's (kit.run_contract, schema "kit.run/2").
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,17 @@ import contextlib
 import json
 import os
 import socket
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import kit
 from kit.metrics import collect
 from kit.modelrun import located
+from kit.run_contract import RUNNER, SCHEMA, cell_timings, iso
 from kit.runner.outcome import Outcome
 from kit.runner.source import Source
 
-SCHEMA = 1
 AIRFLOW_VARS = {
     "dag_id": "AIRFLOW_CTX_DAG_ID",
     "run_id": "AIRFLOW_CTX_DAG_RUN_ID",
@@ -23,11 +27,6 @@ AIRFLOW_VARS = {
     "try_number": "AIRFLOW_CTX_TRY_NUMBER",
     "map_index": "AIRFLOW_CTX_MAP_INDEX",
 }
-
-
-def iso(ts: datetime) -> str:
-    """UTC timestamp as ISO 8601 with a Z."""
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def airflow_context(environ: dict[str, str] | None = None) -> dict[str, Any] | None:
@@ -43,21 +42,36 @@ def airflow_context(environ: dict[str, str] | None = None) -> dict[str, Any] | N
     return ctx
 
 
+def _cells(notebook: Mapping[str, Any] | None, peaks: Mapping[int, int]) -> list[dict[str, Any]]:
+    """Per-cell timings from the executed notebook, with peaks the notebook could not keep
+    (the cell whose kernel was killed ends before its metadata is written)."""
+    cells: Sequence[Mapping[str, Any]] = (notebook or {}).get("cells") or []
+    timings = cell_timings(cells)
+    for entry in timings:
+        if entry["peak_rss_bytes"] is None and entry["cell"] in peaks:
+            entry["peak_rss_bytes"] = peaks[entry["cell"]]
+    return timings
+
+
 def build(
     *,
     run_id: str,
     source: Source,
     parameters: dict[str, Any],
+    overridden: Sequence[str],
     outcome: Outcome,
     output_url: str,
     started: datetime,
     finished: datetime,
     notebook: dict[str, Any] | None,
+    timeout: float | None = None,
+    grace: float | None = None,
+    peaks: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
     """Assemble run.json from what happened."""
+    cells = _cells(notebook, peaks or {})
+    measured = [c["peak_rss_bytes"] for c in cells if c["peak_rss_bytes"] is not None]
     error = dict(outcome.error) if outcome.error else None
-    if error and notebook and error.get("cell_index") is not None and not error.get("ename"):
-        error.update(_cell_error(notebook, int(error["cell_index"])))
     if error and notebook and (where := located(notebook.get("cells", []))):
         error["location"] = where  # a model module's file, line and function that raised
     return {
@@ -70,33 +84,27 @@ def build(
         "output_url": output_url,
         "status": outcome.status,
         "reason": outcome.reason,
+        "written_by": RUNNER,
         "parameters": parameters,
+        "overridden": sorted(overridden),
         "started_at": iso(started),
         "finished_at": iso(finished),
         "duration_seconds": round((finished - started).total_seconds(), 3),
+        "timeout_seconds": timeout,
+        "grace_seconds": grace,
         "host": socket.gethostname(),
         "pod": os.environ.get("KIT_POD_NAME")
         or (os.environ.get("HOSTNAME") if os.environ.get("KUBERNETES_SERVICE_HOST") else None),
         "image": os.environ.get("KIT_IMAGE"),
         "airflow": airflow_context(),
         "error": error,
+        "stopped_at": outcome.stopped_at,
+        "cells_not_run": outcome.cells_not_run,
+        "cells": cells,
+        "peak_rss_bytes": max(measured) if measured else None,
         "metrics": collect(notebook["cells"]) if notebook else {},
         "kit_version": kit.__version__,
     }
-
-
-def _cell_error(nb: dict[str, Any], index: int) -> dict[str, Any]:
-    cells = nb.get("cells", [])
-    if index >= len(cells):
-        return {}
-    for output in cells[index].get("outputs", []):
-        if output.get("output_type") == "error":
-            return {
-                "ename": output.get("ename"),
-                "evalue": output.get("evalue"),
-                "traceback": output.get("traceback", []),
-            }
-    return {}
 
 
 def dumps(record: dict[str, Any]) -> bytes:

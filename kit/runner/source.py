@@ -16,7 +16,7 @@ from kit.catalog import Catalog, Parameter, check_name
 from kit.config import Settings
 from kit.errors import NotFoundError, UsageError
 from kit.runner import module_source
-from kit.schema import parse_parameters
+from kit.schema import cell_schema, find_parameters_cell
 from kit.storage import storage_for
 
 
@@ -48,14 +48,12 @@ def _parse(data: bytes, url: str) -> dict[str, Any]:
 
 
 def _schema_from_cells(nb: dict[str, Any], url: str) -> dict[str, Parameter]:
-    """Schema of an unpublished notebook, from its first `parameters` cell (if any)."""
-    for index, cell in enumerate(nb["cells"]):
-        if "parameters" in (cell.get("metadata", {}).get("tags") or []):
-            source = cell["source"]
-            text = "".join(source) if isinstance(source, list) else str(source)
-            params = parse_parameters(text, f"{url}: parameters cell {index}")
-            return {p.name: p for p in params}
-    return {}
+    """Schema of an unpublished notebook, from its `parameters` cell, by publishing's rule
+    (kit.schema: at most one such cell); none without one."""
+    index = find_parameters_cell(nb["cells"], url)
+    if index is None:
+        return {}
+    return {p.name: p for p in cell_schema(nb["cells"], index, url)}
 
 
 def load_source(settings: Settings, ref: str) -> Source:

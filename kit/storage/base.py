@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+from kit.run_contract import join
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,8 @@ class ObjectInfo:
     generation: int
     updated: datetime | None = None
     content_type: str | None = None
+    # Custom metadata stored with this generation (GCS object metadata), returned by listings.
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 class Storage(Protocol):
@@ -42,8 +46,9 @@ class Storage(Protocol):
         *,
         if_generation_match: int | None = None,
         content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
-        """Store bytes at url, atomically replacing any earlier object."""
+        """Store bytes (and custom metadata) at url, atomically replacing any earlier object."""
         ...
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
@@ -71,6 +76,4 @@ def split_gs(url: str) -> tuple[str, str]:
     return bucket, key
 
 
-def join(base: str, *parts: str) -> str:
-    """Join URL path parts with exactly one slash between them."""
-    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p)])
+__all__ = ["ObjectInfo", "Storage", "join", "split_gs"]

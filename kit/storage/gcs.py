@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -85,6 +85,7 @@ class GCSStorage:
             generation=int(blob.generation or 0),
             updated=blob.updated,
             content_type=blob.content_type,
+            metadata=dict(blob.metadata or {}),
         )
 
     def read(self, url: str) -> bytes:
@@ -122,8 +123,11 @@ class GCSStorage:
         *,
         if_generation_match: int | None = None,
         content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
         blob = self._blob(url)
+        if metadata:
+            blob.metadata = dict(metadata)
         self._call(
             url,
             lambda: blob.upload_from_string(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import mimetypes
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,11 +23,25 @@ def to_path(url: str) -> Path:
     return Path(url[len("file://") :] if url.startswith("file://") else url)
 
 
+def _meta_path(path: Path) -> Path:
+    """Where an object's custom metadata is kept: a hidden file beside it (never listed)."""
+    return path.with_name(f".{path.name}.kit-meta.json")
+
+
+def _read_meta(path: Path) -> dict[str, str]:
+    try:
+        raw = json.loads(_meta_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
 class LocalStorage:
     """Objects are files; generation is the file's mtime in ns, kept strictly increasing.
 
     Preconditions are made atomic with an flock on a lock file at the folder root
-    (the first existing ancestor), which serialises writers across processes.
+    (the first existing ancestor), which serialises writers across processes. Custom
+    metadata lives in a hidden file beside the object, written just before it.
     """
 
     def _info(self, url: str, path: Path, st: os.stat_result | None = None) -> ObjectInfo:
@@ -37,6 +52,7 @@ class LocalStorage:
             generation=st.st_mtime_ns,
             updated=datetime.fromtimestamp(st.st_mtime, UTC),
             content_type=mimetypes.guess_type(path.name)[0],
+            metadata=_read_meta(path),
         )
 
     @contextmanager
@@ -87,12 +103,18 @@ class LocalStorage:
         *,
         if_generation_match: int | None = None,
         content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
         path = to_path(url)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with self._locked(path):
                 previous = self._check(url, path, if_generation_match)
+                if metadata:
+                    _meta_path(path).write_text(json.dumps(dict(metadata)), encoding="utf-8")
+                else:
+                    with suppress(FileNotFoundError):
+                        _meta_path(path).unlink()
                 fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
@@ -129,3 +151,5 @@ class LocalStorage:
             path.unlink()
         except (FileNotFoundError, IsADirectoryError):
             raise NotFoundError(f"no object at {url}") from None
+        with suppress(FileNotFoundError):
+            _meta_path(path).unlink()

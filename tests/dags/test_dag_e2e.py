@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from dag_helpers import BASE_CONFIG, NOTEBOOK_BIN, REPO, free_port, run_cli
+from record_support import assert_valid
 
 KIT = str(NOTEBOOK_BIN / "kit")
 SUMMARY = re.compile(r"^  (\S+?)(?:\[(\d+)\])? try (\d+): exit (\d+) run (\S+) -> (\S+)$", re.M)
@@ -101,6 +102,7 @@ def test_forecast_fans_out_over_two_datasets(airflow_db: Path, gcs: dict[str, st
         assert (task, try_number, code) == ("forecast", "1", "0")
         assert output_url == f"gs://kit-outputs/runs/forecast/{run_id}/output.ipynb"
         record = json.loads(gcs_read(gcs, output_url.replace("output.ipynb", "run.json")))
+        assert_valid(record)
         assert record["status"] == "succeeded"
         assert record["run_id"] == run_id
         assert record["airflow"]["dag_id"] == "kit_forecast"
@@ -110,6 +112,9 @@ def test_forecast_fans_out_over_two_datasets(airflow_db: Path, gcs: dict[str, st
         assert record["pod"].startswith("forecast-")
         assert json.loads(gcs_read(gcs, output_url))["cells"]
         assert gcs_read(gcs, output_url.replace("output.ipynb", "forecast.csv"))
+    # The task log streams kit run's progress: a line as each cell starts and ends.
+    assert re.search(r"kit: cell \d+ started \(\+[\d.]+s\): ", out)
+    assert re.search(r"kit: cell \d+, In \[\d+\] done in [\d.]+s .*peak RSS", out)
 
 
 @pytest.mark.slow
@@ -155,5 +160,6 @@ def test_hostile_parameter_reaches_the_notebook_unchanged(
     written = json.loads(gcs_read(gcs, output_url.replace("output.ipynb", "value.json")))
     assert written["value"] == value
     record = json.loads(gcs_read(gcs, output_url.replace("output.ipynb", "run.json")))
+    assert_valid(record)
     assert record["parameters"]["value"] == value
     assert not marker.exists()

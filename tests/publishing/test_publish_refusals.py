@@ -74,14 +74,14 @@ class TestRefusals:
     ) -> None:
         second = new_code_cell("other = 1", metadata={"tags": ["parameters"]})
         message = _refused(make_notebook(extra_cells=[second]), gcs_settings)
-        assert "2 cells tagged 'parameters' (cells 1, 3)" in message
+        assert "2 cells tagged 'parameters' (cells 2, 4)" in message  # 1-based, as in Lab
 
     def test_unparsable_parameters(
         self, make_notebook: MakeNotebook, gcs_settings: Settings
     ) -> None:
         path = make_notebook(params="import os\nhorizon = int(os.environ['H'])\n")
         message = _refused(path, gcs_settings)
-        assert "parameters cell 1, line 1" in message
+        assert "cell 2 (parameters), line 1" in message
         assert "must hold only assignments" in message
 
     def test_invalid_file_name_suggests_name(
@@ -105,7 +105,7 @@ class TestRefusals:
     def test_secret(self, make_notebook: MakeNotebook, gcs_settings: Settings) -> None:
         path = make_notebook(body=f'x = 1\naws_key = "{AWS_KEY}"')
         message = _refused(path, gcs_settings)
-        assert "cell index 2, line 2: possible secret (AWS Access Key)" in message
+        assert "cell 3, line 2: possible secret (AWS Access Key)" in message
         assert AWS_KEY not in message
 
     def test_non_python_kernel(self, make_notebook: MakeNotebook, gcs_settings: Settings) -> None:

@@ -86,9 +86,7 @@ def test_check_names_notebook_cell_and_line_but_not_the_secret() -> None:
     with pytest.raises(UsageError) as info:
         secrets.check(nb, Path("nb/demo.ipynb"))
     message = str(info.value)
-    assert message.startswith(
-        "nb/demo.ipynb: cell index 2, line 3: possible secret (AWS Access Key)"
-    )
+    assert message.startswith("nb/demo.ipynb: cell 3, line 3: possible secret (AWS Access Key)")
     assert "(and 1 more)" in message
     assert AWS_KEY not in message
     assert "hunter2" not in message

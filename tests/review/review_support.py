@@ -3,9 +3,11 @@
 Notebook `demo` (two ad-hoc versions) and `sales`:
   demo/ok-a (succeeded), demo/ok-b (succeeded, other version and parameters),
   demo/fail-1 (failed: ValueError in a helper), demo/killed-1 (SIGTERM while it sleeps),
-  demo/running-1 (an output notebook without run.json), sales/ok-1 (succeeded),
-  sales/slow-1 (timed_out), and eight older demo records (hist-01..08) for the charts,
-  written per run.json schema 1 beside a copy of ok-a's executed notebook.
+  demo/running-1 (an output notebook without run.json, before its deadline),
+  demo/lost-1 (the same, past its deadline), sales/ok-1 (succeeded), sales/slow-1
+  (timed_out), and eight older demo records (hist-01..08) for the charts beside a copy of
+  ok-a's executed notebook: hist-01..04 as kit 0.1 wrote them (schema 1), the others
+  "kit.run/2".
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from typing import Any
 import nbformat
 from gcs_support import fresh_settings
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from record_support import v1_record
 
 from kit import dev
 from kit.config import Settings
+from kit.run_contract import output_metadata
 from kit.storage import ObjectInfo, Storage, storage_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +129,7 @@ def _sleeping(settings: Settings, name: str, run_id: str) -> bool:
 
 
 def _history(settings: Settings, template_id: str, count: int = 8) -> list[str]:
-    """Older demo runs (schema 1 records + a copy of a real executed notebook)."""
+    """Older demo runs (records of both schemas + a copy of a real executed notebook)."""
     store = storage_for(settings.outputs_bucket)
     base = settings.url("outputs_bucket", "runs", "demo")
     record: dict[str, Any] = json.loads(store.read(f"{base}/{template_id}/run.json"))
@@ -138,9 +142,10 @@ def _history(settings: Settings, template_id: str, count: int = 8) -> list[str]:
         duration = 40.0 + 7 * (i % 4)
         metrics = dict(record["metrics"])
         metrics.update(mape=round(2.9 - 0.11 * i + 0.2 * (i % 2), 3), coverage=0.8 + 0.01 * i)
-        record_i = {
-            **record,
+        fields = {
             "run_id": run_id,
+            "notebook": "demo",
+            "version": record["version"],
             "output_url": f"{base}/{run_id}/output.ipynb",
             "started_at": started.isoformat().replace("+00:00", "Z"),
             "finished_at": (started + timedelta(seconds=duration))
@@ -150,6 +155,7 @@ def _history(settings: Settings, template_id: str, count: int = 8) -> list[str]:
             "parameters": {"horizon": 7 + i},
             "metrics": metrics,
         }
+        record_i = v1_record(**fields) if i < count // 2 else {**record, **fields}
         store.write(f"{base}/{run_id}/output.ipynb", notebook)
         store.write(f"{base}/{run_id}/run.json", json.dumps(record_i, indent=2).encode())
         ids.append(run_id)
@@ -205,10 +211,18 @@ def make_runs(server: dev.Server, work: Path) -> ReviewRuns:
                 proc.kill()
                 proc.wait()
     store = storage_for(settings.outputs_bucket)
-    # Still running: the output notebook as far as it got, no run.json yet.
+    # No run.json: the output notebook as far as it got, with the deadline `kit run` stores.
+    so_far = store.read(runs.url("demo", "killed-1", "output.ipynb"))
+    now = datetime.now(UTC)
     store.write(
         runs.url("demo", "running-1", "output.ipynb"),
-        store.read(runs.url("demo", "killed-1", "output.ipynb")),
+        so_far,
+        metadata=output_metadata(now, timeout=3600, grace=30, version="adhoc-0123456789ab"),
+    )
+    store.write(
+        runs.url("demo", "lost-1", "output.ipynb"),
+        so_far,
+        metadata=output_metadata(now - timedelta(hours=3), timeout=3600, grace=30),
     )
     _history(settings, "ok-a")
     return runs

@@ -28,15 +28,18 @@ def test_runs_is_a_dataframe_newest_first(review_env: ReviewRuns) -> None:
     assert isinstance(frame["started_at"].dtype, pd.DatetimeTZDtype)
     assert str(frame["started_at"].dt.tz) == "UTC"
     assert frame["duration_seconds"].dtype == "float64"
-    assert len(frame) == 13
+    assert len(frame) == 14
     assert frame.iloc[-1]["run_id"] == "hist-01"
     ok_b = frame.set_index("run_id").loc["ok-b"]
     assert ok_b["status"] == "succeeded"
-    assert ok_b["parameters"] == {"horizon": 9}
+    assert ok_b["parameters"] == {"horizon": 9, "fail": False, "sleep": 0.0}  # defaults too
     assert ok_b["mape"] == pytest.approx(2.9)
     running = frame.set_index("run_id").loc["running-1"]
     assert running["status"] == "running"
-    assert pd.isna(running["started_at"])
+    assert pd.isna(running["reason"])
+    lost = frame.set_index("run_id").loc["lost-1"]
+    assert lost["status"] == "lost"
+    assert "no run.json by its deadline" in lost["reason"]
 
 
 def test_runs_filters_and_all_notebooks(review_env: ReviewRuns) -> None:
@@ -54,7 +57,7 @@ def test_runs_filters_and_all_notebooks(review_env: ReviewRuns) -> None:
 
 def test_load_run_gives_record_metrics_and_notebook(review_env: ReviewRuns) -> None:
     run = kit.load_run("demo", "ok-a")
-    assert run.record["schema"] == 1
+    assert run.record["schema"] == "kit.run/2"
     assert run.record["status"] == "succeeded"
     assert run.metrics["mape"] == pytest.approx(2.5)
     assert run.metrics["forecast_tail"][0]["step"] == 0
@@ -75,8 +78,9 @@ def test_load_run_of_a_failed_run_names_the_failure(review_env: ReviewRuns) -> N
     assert run.failure.ename == "ValueError"
     assert "def fit" in run.failure.source
     assert "\x1b[" not in run.failure.traceback_text
+    assert (run.failure.cell_number, run.failure.execution_count) == (4, 4)
     html = run._repr_html_()
-    assert "Failed at cell" in html
+    assert "Failed at cell 4, In [4]" in html
     assert 'id="kit-failure-link"' not in html  # no link to a cell that is not there
     with pytest.raises(NotFoundError, match="did you mean fail-1"):
         kit.load_run("demo", "fail-9")

@@ -51,7 +51,7 @@ def test_filter_open_a_failed_run_and_follow_the_link_to_its_cell(
             page.on("pageerror", lambda exc: problems.append(str(exc)))
 
             page.goto(review_url + "/")
-            expect(page.locator("tr.run")).to_have_count(15)
+            expect(page.locator("tr.run")).to_have_count(16)
             badge = page.locator("tr.run.st-failed .kit-badge")
             assert badge.evaluate("e => getComputedStyle(e).color") == RED
             expect(page.locator("svg.chart").first).to_be_visible()
@@ -66,7 +66,9 @@ def test_filter_open_a_failed_run_and_follow_the_link_to_its_cell(
             expect(page).to_have_url(re.compile(r"/runs/demo/fail-1$"))
             link = page.locator("#kit-failure-link")
             expect(link).to_have_text(
-                re.compile(r"Failed at cell (\d+):\s*ValueError: holdout is larger than the data")
+                re.compile(
+                    r"Failed at cell (\d+), In \[4\]: ValueError: holdout is larger than the"
+                )
             )
             number = re.search(r"cell (\d+)", link.inner_text())
             assert number, link.inner_text()

@@ -70,7 +70,7 @@ def test_runs_json_prints_the_records(
     assert code == 0
     records = {r["run_id"]: r for r in json.loads(out)}
     assert set(records) == {"killed-1", "slow-1", "running-1"}
-    assert records["killed-1"]["schema"] == 1
+    assert records["killed-1"]["schema"] == "kit.run/2"
     assert records["killed-1"]["status"] == "killed"
     assert records["slow-1"]["status"] == "timed_out"
     assert records["running-1"]["status"] == "running"
@@ -83,7 +83,11 @@ def test_show_a_failed_run_prints_the_failing_cell_and_traceback(
     code, out, _ = kit(capsys, "runs", "show", "demo", "fail-1")
     assert code == 0
     assert "\x1b[" not in out  # ANSI codes stripped
-    assert re.search(r"Failed at cell \d+: ValueError: holdout is larger than the data", out)
+    # Source cells: 1 markdown, 2 parameters, 3 load, 4 fit (In [2] was the injected cell).
+    assert (
+        "Failed at cell 4, In [4]: ValueError: holdout is larger than the data (28 rows); "
+        "1 later code cell did not run"
+    ) in out
     assert "def fit(values):" in out  # the cell's source
     assert "Traceback (most recent call last)" in out
     assert "----> " in out

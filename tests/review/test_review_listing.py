@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from record_support import invalid_on_purpose, v1_record
 from review_support import Counting, ReviewRuns
 
 from kit.config import Settings
@@ -20,6 +21,7 @@ EXPECTED = {
     ("demo", "fail-1"): "failed",
     ("demo", "killed-1"): "killed",
     ("demo", "running-1"): "running",
+    ("demo", "lost-1"): "lost",
     ("sales", "ok-1"): "succeeded",
     ("sales", "slow-1"): "timed_out",
 }
@@ -43,7 +45,7 @@ def test_listing_makes_one_list_call_and_reads_only_run_json(review_runs: Review
     assert counting.lists == [review_runs.settings.url("outputs_bucket", "runs", "demo") + "/"]
     assert counting.reads, "records were read"
     assert all(url.endswith("/run.json") for url in counting.reads)  # no notebook downloads
-    assert len(counting.reads) == len(runs) - 1  # every run but the running one
+    assert len(counting.reads) == len(runs) - 2  # every run but the two without a record
     assert len(counting.threads) > 1  # read concurrently
 
 
@@ -56,9 +58,32 @@ def test_runs_are_newest_first_and_running_is_known_from_the_listing(
     assert whens == sorted(whens, reverse=True)  # type: ignore[type-var]
     running = next(r for r in runs if r.run_id == "running-1")
     assert running.status == "running"
-    assert running.record is None
+    assert (running.record, running.reason) == (None, None)
     assert running.updated_at is not None
+    assert running.started_at is not None  # stored with its output
+    assert running.ref == "demo@adhoc-0123456789ab"
     assert runs[-1].run_id == "hist-01"  # the oldest record
+
+
+def test_a_run_past_its_deadline_without_a_record_is_lost(review_runs: ReviewRuns) -> None:
+    lost = RunStore(review_runs.settings).get("demo", "lost-1")
+    assert lost.status == "lost"
+    assert lost.record is None
+    assert "no run.json by its deadline" in (lost.reason or "")
+    assert "pod" in (lost.reason or "")
+
+
+def test_records_of_schema_1_still_read(review_runs: ReviewRuns) -> None:
+    store = RunStore(review_runs.settings)
+    old, new = store.get("demo", "hist-01"), store.get("demo", "hist-08")
+    assert ((old.record or {})["schema"], (new.record or {})["schema"]) == (1, "kit.run/2")
+    assert (old.status, old.parameters, old.overridden) == (
+        "succeeded",
+        {"horizon": 7},
+        ("horizon",),
+    )
+    assert old.headline()["mape"] == pytest.approx(2.9)
+    assert (old.stopped_at, old.cells) == (None, ())
 
 
 def test_records_are_parsed_into_the_summary(review_runs: ReviewRuns) -> None:
@@ -84,6 +109,7 @@ def test_status_and_since_filters(review_runs: ReviewRuns) -> None:
     assert recent
     assert not any(r.run_id.startswith("hist-") for r in recent)
     assert [r.run_id for r in store.list(statuses=["running"])] == ["running-1"]
+    assert [r.run_id for r in store.list(statuses=["lost"])] == ["lost-1"]
     with pytest.raises(UsageError, match="did you mean failed"):
         store.list(statuses=["faild"])
 
@@ -119,9 +145,15 @@ def test_a_malformed_record_is_shown_as_invalid(tmp_path: Path) -> None:
     bad.mkdir(parents=True)
     (bad / "output.ipynb").write_text("{}")
     (bad / "run.json").write_text("{not json")
+    invalid_on_purpose(bad / "run.json")
     other = tmp_path / "out/runs/nb/r2"
     other.mkdir(parents=True)
-    (other / "run.json").write_text(json.dumps({"schema": 1, "status": "exploded"}))
+    (other / "run.json").write_text(json.dumps(v1_record(status="exploded")))
+    invalid_on_purpose(other / "run.json")
+    newer = tmp_path / "out/runs/nb/r3"
+    newer.mkdir(parents=True)
+    (newer / "run.json").write_text(json.dumps(v1_record(schema="kit.run/9")))
+    invalid_on_purpose(newer / "run.json")
     (other / "forecast.csv").write_text("ds,y\n")  # files a notebook wrote: ignored
     runs = {r.run_id: r for r in store.list("nb")}
     assert runs["r1"].status == "invalid"
@@ -129,6 +161,8 @@ def test_a_malformed_record_is_shown_as_invalid(tmp_path: Path) -> None:
     assert runs["r2"].status == "invalid"
     assert "exploded" in (runs["r2"].reason or "")
     assert not runs["r2"].has_output
+    assert runs["r3"].status == "invalid"
+    assert "schema 'kit.run/9' is not one this kit reads" in (runs["r3"].reason or "")
 
 
 def test_parse_since_accepts_durations_and_dates() -> None:

@@ -98,7 +98,9 @@ def test_list_and_show(env: ModuleRuns, capsys: pytest.CaptureFixture[str]) -> N
 
     code, out = kit(capsys, "runs", "show", "scorer", "fail-1")
     assert code == 0
-    assert re.search(r"Failed at cell \d+: ValueError: need at least 2 points, got 1", out)
+    assert re.search(
+        r"Failed at cell \d+, In \[\d+\]: ValueError: need at least 2 points, got 1", out
+    )
     assert "result = model.run(points=points)" in out  # the run cell
     assert re.search(r"File \S+/scorer\.py:12, in Model\.run", out)  # the module's own line
     code, out = kit(capsys, "runs", "show", "scorer", "fail-1", "--json")
@@ -123,7 +125,7 @@ def test_diff_of_two_module_versions_shows_the_source_change(
     first, second = env.versions
     assert f"version: {first} -> {second}" in out
     assert "level: 103 -> 106  (+3)" in out
-    assert "## modified nb/cells/4/source:" in out  # the module's source cell
+    assert "## modified cell 4 source:" in out  # the module's source cell (1-based)
     assert "-      return sum(values) / len(values)  # the mean level" in out
     assert f"+  {CHANGED}" in out
 
@@ -162,7 +164,9 @@ def test_the_review_page_shows_module_runs(page_base: str) -> None:
     assert re.search(r'data-status="failed"\s+data-notebook="scorer"', index)
     assert re.search(r'data-status="succeeded"\s+data-notebook="scorer"', index)
     run_page = get(page_base + "/runs/scorer/fail-1")
-    assert re.search(r"Failed at cell \d+:\s*ValueError: need at least 2 points", run_page)
+    assert re.search(
+        r"Failed at cell \d+, In \[\d+\]:\s*ValueError: need at least 2 points", run_page
+    )
     notebook = get(page_base + "/runs/scorer/fail-1/notebook")
     assert "kit_module" in notebook
     assert "scored 1 points" not in notebook  # run() raised before printing

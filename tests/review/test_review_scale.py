@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from record_support import v1_record, v2_record
 from review_support import Counting
 
 from kit import dev
@@ -35,20 +36,17 @@ def many(gcs_server: dev.Server) -> Settings:
         run_id = f"scheduled-{i:05d}"
         base = f"gs://{name}/runs/forecast/{run_id}"
         started = start + timedelta(hours=i)
-        record = {
-            "schema": 1,
+        fields = {
             "run_id": run_id,
-            "notebook": "forecast",
-            "version": "20260101T000000Z-0123456789ab",
+            "output_url": f"{base}/output.ipynb",
             "status": "failed" if i % 50 == 7 else "succeeded",
-            "reason": None,
             "parameters": {"horizon": 30 + i % 5},
             "started_at": started.isoformat().replace("+00:00", "Z"),
             "finished_at": (started + timedelta(seconds=61)).isoformat().replace("+00:00", "Z"),
-            "duration_seconds": 61.0,
-            "error": None,
             "metrics": {"mape": 3 + (i % 7) / 10, "coverage": 0.8},
         }
+        # Records of both schemas: buckets keep what kit 0.1 wrote.
+        record = v1_record(**fields) if i % 2 else v2_record(**fields)
         store.write(f"{base}/run.json", json.dumps(record).encode())
         if i % 100 == 0:
             store.write(f"{base}/output.ipynb", b"{}")

@@ -45,11 +45,12 @@ def test_index_lists_notebooks_runs_and_status_colours(base: str) -> None:
     assert page.status == 200
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
     found = rows(page)
-    assert len(found) == 15
-    assert {s for s, _ in found} == {"succeeded", "failed", "killed", "timed_out", "running"}
+    assert len(found) == 16
+    statuses = {"succeeded", "failed", "killed", "timed_out", "running", "lost"}
+    assert {s for s, _ in found} == statuses
     assert 'data-filter="notebook" data-value="demo"' in page.body
     assert 'data-filter="notebook" data-value="sales"' in page.body
-    for status in ("failed", "killed", "timed_out", "running", "succeeded"):
+    for status in statuses:
         assert f'class="kit-badge st-{status}"' in page.body
     css = get(base + "/static/review.css")
     assert css.headers["Content-Type"].startswith("text/css")
@@ -89,12 +90,19 @@ def test_failed_run_page_links_the_failing_cell(base: str) -> None:
     assert page.status == 200
     link = re.search(
         r'<a class="kit-failure kind-error" id="kit-failure-link"\s+'
-        r'href="([^"]+)" target="notebook">\s*Failed at cell (\d+):\s*'
+        r'href="([^"]+)" target="notebook">Failed at cell (\d+), In \[4\]: '
         r"ValueError: holdout is larger than the data",
         page.body,
     )
     assert link, page.body[:3000]
+    assert link[2] == "4"  # the source position, as JupyterLab shows it
     assert link[1] == f"/runs/demo/fail-1/notebook#cell-{link[2]}"
+    # Each cell's duration and the kernel's peak memory while it ran.
+    assert re.search(r"<caption>Slowest cells</caption>", page.body)
+    assert re.search(r"<dt>Peak memory</dt><dd>\d+\.\d MiB \(kernel, cell \d\)", page.body)
+    # Every parameter, defaults included; those given for the run marked.
+    assert re.search(r'<tr class="given"[^>]*>\s*<th>fail \*</th>', page.body)
+    assert re.search(r"<tr>\s*<th>horizon</th>\s*<td>7</td>", page.body)
     assert re.search(r'<iframe class="notebook" name="notebook"[^>]*sandbox=""', page.body)
     notebook = get(base + "/runs/demo/fail-1/notebook")
     assert notebook.status == 200
@@ -108,11 +116,15 @@ def test_failed_run_page_links_the_failing_cell(base: str) -> None:
 
 def test_killed_running_and_succeeded_run_pages(base: str) -> None:
     killed = get(base + "/runs/demo/killed-1").body
-    assert re.search(r"Stopped at cell \d+:\s*received SIGTERM", killed)
+    assert re.search(r"Stopped at cell 4, In \[4\]: received SIGTERM", killed)
     assert "kit-stopped" in get(base + "/runs/demo/killed-1/notebook").body
     running = get(base + "/runs/demo/running-1")
     assert running.status == 200
     assert 'class="kit-badge st-running"' in running.body
+    assert "kit-failure" not in running.body
+    lost = get(base + "/runs/demo/lost-1").body
+    assert 'class="kit-badge st-lost"' in lost
+    assert re.search(r"Stopped at cell 4, In \[4\]: no run.json by its deadline", lost)
     ok = get(base + "/runs/sales/ok-1").body
     assert "kit-failure" not in ok
     assert re.search(r"<th>mape</th><td>2\.6</td>", ok)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from record_support import v1_record, v2_record
 
 from kit.config import Settings
 from kit.errors import UsageError
 from kit.review import chart, fmt
 from kit.review.diff import MISSING, changes
-from kit.review.failure import find_failure, strip_ansi
-from kit.review.record import parse_record
+from kit.review.failure import failure_of, strip_ansi
+from kit.review.record import Run, parse_record
 from kit.review.render import short_version
 from kit.review.server import is_loopback, make_server
 
@@ -24,13 +26,15 @@ TRACEBACK = [
 ]
 
 
-def _cell(outputs: list[dict[str, Any]] | None = None, **meta: Any) -> dict[str, Any]:
+def _cell(
+    outputs: list[dict[str, Any]] | None = None, *tags: str, count: int = 3, **meta: Any
+) -> dict[str, Any]:
     return {
         "cell_type": "code",
         "source": ["x = 1\n", "y = 2"],
         "outputs": outputs or [],
-        "metadata": {"papermill": meta},
-        "execution_count": 3,
+        "metadata": {"papermill": meta, "tags": list(tags)},
+        "execution_count": count,
     }
 
 
@@ -40,47 +44,102 @@ ERROR_OUTPUT = {
     "evalue": "bad",
     "traceback": TRACEBACK,
 }
+T0 = "2026-11-23T10:00:00+00:00"
+
+
+def _run(**fields: Any) -> Run:
+    return parse_record(
+        json.dumps(v2_record(**fields)).encode(),
+        notebook="forecast",
+        run_id="r1",
+        record_url="u/run.json",
+        output_url="u/output.ipynb",
+        has_output=True,
+    )
 
 
 def test_strip_ansi_removes_colours_and_cursor_codes() -> None:
     assert strip_ansi("\x1b[38;5;28;01mdef\x1b[39;00m f\x1b[2K\x1b]0;title\x07") == "def f"
 
 
-def test_failure_prefers_the_cell_with_the_error_output() -> None:
-    cells = [_cell(), _cell(), _cell([ERROR_OUTPUT])]
-    # the record's index is off by one (a marker cell was inserted): the error output wins
-    failure = find_failure("failed", {"cell_index": 1, "ename": "ValueError"}, cells)
+def test_failure_is_the_cell_papermill_flagged_numbered_as_in_the_source() -> None:
+    cells = [
+        _cell(None, "papermill-error-cell-tag"),  # the banner papermill puts on top
+        _cell(None, "parameters", start_time=T0),
+        _cell(None, "injected-parameters", start_time=T0),
+        _cell(None, start_time=T0),
+        _cell(None, "papermill-error-cell-tag"),  # the anchor before the failing cell
+        _cell([ERROR_OUTPUT], start_time=T0, exception=True),
+        _cell(),
+    ]
+    failure = failure_of(_run(status="failed"), cells)
     assert failure is not None
-    assert failure.cell_index == 2
-    assert failure.cell_number == 3
+    assert (failure.kind, failure.cell_number, failure.cells_not_run) == ("error", 3, 1)
     assert failure.headline == "ValueError: bad"
     assert failure.source == "x = 1\ny = 2"
     assert failure.traceback_text == "----\nValueError: bad"
-    assert failure.execution_count == 3
+    assert failure.summary == (
+        "Failed at cell 3, In [3]: ValueError: bad; 1 later code cell did not run"
+    )
 
 
-def test_failure_of_a_killed_run_is_the_cell_that_was_running() -> None:
-    cells = [_cell(status="completed"), _cell(status="running"), _cell(status="pending")]
-    failure = find_failure("killed", None, cells, "received SIGTERM")
+def test_a_failure_without_error_output_takes_the_message_from_the_record() -> None:
+    usage = {
+        "ename": "UsageError",
+        "evalue": "Line magic function `%x` not found.",
+        "traceback": [],
+    }
+    cells = [_cell(None, start_time=T0), _cell(None, start_time=T0, exception=True), _cell()]
+    failure = failure_of(_run(status="failed", error=usage), cells)
     assert failure is not None
-    assert (failure.kind, failure.cell_index, failure.headline) == (
+    assert failure.cell_number == 2
+    assert failure.headline == "UsageError: Line magic function `%x` not found."
+
+
+def test_failure_of_a_killed_run_is_the_last_cell_that_started() -> None:
+    cells = [_cell(start_time=T0, status="completed"), _cell(start_time=T0), _cell()]
+    failure = failure_of(_run(status="killed", reason="received SIGTERM"), cells)
+    assert failure is not None
+    assert (failure.kind, failure.cell_number, failure.headline) == (
         "stopped",
-        1,
+        2,
         "received SIGTERM",
     )
-    by_record = find_failure("timed_out", {"cell_index": 0, "ename": None}, cells, "timed out")
-    assert by_record is not None
-    assert (by_record.kind, by_record.cell_index) == ("stopped", 0)
+
+
+def test_an_early_exit_is_shown_for_a_succeeded_run() -> None:
+    exit0 = {**ERROR_OUTPUT, "ename": "SystemExit", "evalue": "0", "traceback": []}
+    cells = [_cell(start_time=T0), _cell([exit0], start_time=T0, exception=True), _cell()]
+    failure = failure_of(_run(status="succeeded", reason="sys.exit(0)"), cells)
+    assert failure is not None
+    assert failure.summary == (
+        "Stopped at cell 2, In [3]: sys.exit(0); 1 later code cell did not run"
+    )
+    assert failure_of(_run(), [_cell(start_time=T0), _cell(start_time=T0)]) is None
 
 
 def test_failure_without_a_notebook_uses_the_record() -> None:
-    error = {"cell_index": None, "ename": "KeyError", "evalue": "'y'", "traceback": TRACEBACK}
-    failure = find_failure("failed", error, None)
+    stopped = {"cell": 7, "execution_count": 6, "source": "fit(df)"}
+    error = {"ename": "KeyError", "evalue": "'y'", "traceback": TRACEBACK}
+    run = _run(status="failed", error=error, stopped_at=stopped, cells_not_run=2)
+    failure = failure_of(run, None)
     assert failure is not None
-    assert failure.cell_index is None
+    assert (
+        failure.summary == "Failed at cell 7, In [6]: KeyError: 'y'; 2 later code cells did not run"
+    )
+    assert failure.source == "fit(df)"
+    legacy = parse_record(
+        json.dumps(v1_record(status="failed", error={"cell_index": 4, **error})).encode(),
+        notebook="forecast",
+        run_id="r1",
+        record_url="",
+        output_url="",
+        has_output=False,
+    )
+    failure = failure_of(legacy, None)
+    assert failure is not None
+    assert (failure.cell_number, failure.where) == (None, "an unknown cell")
     assert failure.headline == "KeyError: 'y'"
-    assert find_failure("succeeded", None, [_cell()]) is None
-    assert find_failure("failed", {"cell_index": True}, []) is None
 
 
 def test_formatting() -> None:
@@ -91,6 +150,12 @@ def test_formatting() -> None:
     assert fmt.moment(datetime(2026, 11, 23, 10, 15, 3, tzinfo=UTC)) == "2026-11-23 10:15:03Z"
     assert fmt.value(0.123456) == "0.1235"
     assert fmt.value(True) == "True"
+    assert fmt.value(None) == "None"
+    assert fmt.value("None") == '"None"'  # the string, told from null
+    assert fmt.value("30") == '"30"'
+    assert fmt.value("2026-11-23") == "2026-11-23"
+    assert fmt.size(412 * 2**20) == "412.0 MiB"
+    assert fmt.size(None) == "-"
     assert fmt.value([{"a": 1}, {"a": 2}]) == "table of 2 rows"
     assert fmt.value("x" * 50, 10) == "x" * 9 + "…"
     assert fmt.pairs({"a": 1, "b": "s", "c": None}, limit=2) == "a=1, b=s, …"
@@ -99,9 +164,7 @@ def test_formatting() -> None:
 
 
 def _record(**fields: Any) -> bytes:
-    import json
-
-    return json.dumps({"schema": 1, "status": "succeeded", **fields}).encode()
+    return json.dumps(v1_record(**fields)).encode()
 
 
 def test_parse_record_keeps_what_it_understands() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from kit.cells import executed_index
 from kit.config import Settings
 from kit.publishing import publish_notebook
 from kit.runner import run
@@ -104,6 +105,13 @@ def _outputs(cell: dict[str, Any], kind: str) -> str:
     return "".join(found)
 
 
+def _stopped(nb: dict[str, Any], record: dict[str, Any]) -> int:
+    """The executed notebook's index of the cell the record says the run stopped at."""
+    index = executed_index(nb["cells"], record["stopped_at"]["cell"])
+    assert index is not None
+    return index
+
+
 def _tagged(nb: dict[str, Any], tag: str) -> dict[str, Any]:
     (cell,) = [c for c in nb["cells"] if tag in c.get("metadata", {}).get("tags", [])]
     return cell
@@ -118,7 +126,10 @@ def test_a_published_module_runs_like_a_notebook(
     name, version = published.split("@")
     assert (record["notebook"], record["version"]) == (name, version)
     assert record["source_url"] == f"{gcs_settings.modules_bucket}/notebooks/{name}/{version}.py"
-    assert record["parameters"] == {"x": 21, "as_of": "2026-01-31"}
+    assert {k: record["parameters"][k] for k in record["overridden"]} == {
+        "x": 21,
+        "as_of": "2026-01-31",
+    }
     assert record["metrics"] == {"double": 42}
     assert record["error"] is None
 
@@ -165,7 +176,7 @@ def test_a_raise_names_the_modules_own_file_and_line(
     assert "doubler.py:" in traceback
     assert f"doubler.py:{line + 1}" in traceback.replace("\x1b[32m", "").replace("\x1b[39m", "")
     nb = _output(record)
-    failing = nb["cells"][record["error"]["cell_index"]]
+    failing = nb["cells"][_stopped(nb, record)]
     assert "kit-run" in failing["metadata"]["tags"]
     assert f"raised at doubler.py, line {line + 1}, in check" in _outputs(failing, "text/plain")
 
@@ -175,7 +186,7 @@ def test_a_raise_names_the_modules_own_file_and_line(
     [
         ("die", "failed", "kernel died"),
         ("exit3", "failed", "sys.exit(3)"),
-        ("exit0", "succeeded", None),  # as a notebook cell calling sys.exit(0)
+        ("exit0", "succeeded", "sys.exit(0)"),  # as a notebook cell calling sys.exit(0)
     ],
 )
 def test_kernel_death_and_sys_exit_behave_as_in_notebooks(
@@ -186,7 +197,7 @@ def test_kernel_death_and_sys_exit_behave_as_in_notebooks(
     nb = _output(result.record)
     assert "doubling 2" in _outputs(_tagged(nb, "kit-run"), "stdout")  # output kept
     if status == "failed":
-        assert "kit-run" in nb["cells"][result.record["error"]["cell_index"]]["metadata"]["tags"]
+        assert "kit-run" in nb["cells"][_stopped(nb, result.record)]["metadata"]["tags"]
 
 
 def test_a_timeout_stops_run_as_timed_out(published: str, gcs_settings: Settings) -> None:
@@ -194,7 +205,7 @@ def test_a_timeout_stops_run_as_timed_out(published: str, gcs_settings: Settings
     assert (result.status, result.exit_code) == ("timed_out", 124)
     assert result.record["reason"] == "timed out after 5 s"
     nb = _output(result.record)
-    assert "kit-run" in nb["cells"][result.record["error"]["cell_index"]]["metadata"]["tags"]
+    assert "kit-run" in nb["cells"][_stopped(nb, result.record)]["metadata"]["tags"]
     assert "doubling 2" in _outputs(_tagged(nb, "kit-run"), "stdout")
 
 
@@ -237,14 +248,14 @@ def test_sigterm_during_run_records_killed(
     record = json.loads(store.read(output_url.replace("output.ipynb", "run.json")))
     assert (record["status"], record["reason"]) == ("killed", "received SIGTERM")
     nb = json.loads(store.read(output_url))
-    assert "kit-run" in nb["cells"][record["error"]["cell_index"]]["metadata"]["tags"]
+    assert "kit-run" in nb["cells"][_stopped(nb, record)]["metadata"]["tags"]
     assert "doubling 2" in _outputs(_tagged(nb, "kit-run"), "stdout")
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-p", "moda", "ok"], "unknown parameter 'moda'; did you mean 'mode'?"),
+        (["-p", "moda", "ok"], "unknown parameter 'moda'; did you mean mode?"),
         (["-p", "x", "two"], "parameter x='two' is not a valid int"),
         (["-p", "as_of", "yesterday"], "parameter as_of='yesterday' is not a valid date"),
         (["-p", "mode", "fast"], 'parameter mode=\'fast\' is not one of "ok", "sleep"'),

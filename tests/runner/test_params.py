@@ -6,7 +6,7 @@ import pytest
 
 from kit.catalog import Parameter
 from kit.errors import UsageError
-from kit.runner.params import resolve_parameters
+from kit.runner.params import effective, resolve_parameters
 
 SCHEMA = {
     p.name: p
@@ -59,9 +59,38 @@ def test_cli_pairs_override_json() -> None:
 
 def test_unknown_parameter_names_the_notebook_and_suggests() -> None:
     with pytest.raises(
-        UsageError, match=r"forecast@v1: unknown parameter 'horizn'; did you mean 'horizon'"
+        UsageError, match=r"forecast@v1: unknown parameter 'horizn'; did you mean horizon\?"
     ):
         resolve_parameters(SCHEMA, [("horizn", "3")], where="forecast@v1")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("None", None), ("True", True), ("7", 7), ("0.5", 0.5), ("anything", "anything")],
+)
+def test_a_none_default_reads_values_as_papermills_cli_does(text: str, value: object) -> None:
+    got = resolve_parameters(SCHEMA, [("maybe", text)])["maybe"]
+    assert got == value
+    assert type(got) is type(value)
+
+
+def test_none_is_a_string_where_the_default_is_a_string() -> None:
+    assert resolve_parameters(SCHEMA, [("url", "None")]) == {"url": "None"}
+
+
+def test_effective_parameters_include_defaults_and_name_those_given() -> None:
+    given = resolve_parameters(SCHEMA, [("horizon", "30"), ("maybe", "None")])
+    values, overridden = effective(SCHEMA, given)
+    assert values == {
+        "horizon": 30,
+        "width": 0.8,
+        "url": "gs://x",
+        "full": False,
+        "datasets": ["a"],
+        "options": {},
+        "maybe": None,
+    }
+    assert overridden == ["horizon", "maybe"]
 
 
 @pytest.mark.parametrize(

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from record_support import assert_valid
+from run_support import kit_env, run_kit
 
+from kit import cells
 from kit.config import Settings
 from kit.errors import StorageError, UsageError
 from kit.runner import run
@@ -49,10 +52,14 @@ def test_success_records_version_parameters_metrics_and_context(
     record = result.record
     assert result.status == "succeeded"
     assert result.exit_code == 0
+    assert_valid(record)
+    assert record["schema"] == "kit.run/2"
     assert record["notebook"] == "metrics"
     assert record["version"].startswith("adhoc-")
     assert len(record["sha256"]) == 64
     assert record["parameters"] == {"x": 21, "label": "b"}
+    assert record["overridden"] == ["label", "x"]
+    assert (record["stopped_at"], record["cells_not_run"]) == (None, 0)
     assert record["metrics"] == {"double": 42, "table": [{"k": "b", "v": 1.5}]}
     assert record["airflow"]["dag_id"] == "forecast"
     assert (record["airflow"]["try_number"], record["airflow"]["map_index"]) == (2, 1)
@@ -88,28 +95,65 @@ def test_the_output_is_saved_while_the_run_goes_on(
     assert results[0].status == "succeeded"
 
 
-def test_a_raising_cell_fails_with_papermills_banner_and_the_cell_index(
+def _executed(out: dict[str, Any], number: int) -> dict[str, Any]:
+    """The executed notebook's cell that is source cell `number` (kit.cells)."""
+    index = cells.executed_index(out["cells"], number)
+    assert index is not None
+    return out["cells"][index]
+
+
+def test_a_raising_cell_fails_naming_its_source_number(
     gcs_settings: Settings, make_notebook: MakeNotebook
 ) -> None:
     nb = make_notebook("raises", "print('before')", "raise ValueError('boom')", "print('after')")
     result = run(gcs_settings, str(nb), "r1")
     assert (result.status, result.exit_code) == ("failed", 1)
-    error = result.record["error"]
-    assert (error["ename"], error["evalue"]) == ("ValueError", "boom")
-    out = _output(gcs_settings, result.record)
-    failing = out["cells"][error["cell_index"]]
+    record = result.record
+    assert_valid(record)
+    assert (record["error"]["ename"], record["error"]["evalue"]) == ("ValueError", "boom")
+    # Source cells: 1 parameters, 2 print('before'), 3 raise, 4 print('after').
+    assert record["stopped_at"] == {
+        "cell": 3,
+        "execution_count": 3,  # no parameters given: papermill injects no cell
+        "source": "raise ValueError('boom')",
+    }
+    assert record["cells_not_run"] == 1
+    out = _output(gcs_settings, record)
+    failing = _executed(out, 3)
     assert "raise ValueError" in "".join(failing["source"])
     assert any(o["output_type"] == "error" for o in failing["outputs"])
     assert "papermill-error-cell-tag" in out["cells"][0]["metadata"]["tags"]  # the banner
     assert not any("after" in _texts(c) for c in out["cells"])
 
 
-def test_sys_exit_zero_succeeds_and_stops(
+def test_an_unknown_line_magic_fails_at_its_own_cell_with_the_message(
     gcs_settings: Settings, make_notebook: MakeNotebook
 ) -> None:
-    nb = make_notebook("exit0", "import sys\nsys.exit(0)", "print('not ' + 'reached')")
+    nb = make_notebook("magic", "print('fine')", "%nosuchmagic", "print('after')")
     result = run(gcs_settings, str(nb), "r1")
+    record = result.record
+    assert_valid(record)
+    assert result.status == "failed"
+    # IPython prints the UsageError on stderr and leaves no error output.
+    assert record["reason"] == "UsageError: Line magic function `%nosuchmagic` not found."
+    assert record["stopped_at"]["cell"] == 3
+    assert record["stopped_at"]["source"] == "%nosuchmagic"
+    assert record["error"]["ename"] == "UsageError"
+
+
+@pytest.mark.parametrize("stop", ["import sys\nsys.exit(0)", "raise SystemExit"])
+def test_an_early_exit_succeeds_and_says_which_cell_stopped_the_run(
+    gcs_settings: Settings, make_notebook: MakeNotebook, stop: str
+) -> None:
+    nb = make_notebook("exit0", "print('ran')", stop, "print('not ' + 'reached')", "pass")
+    result = run(gcs_settings, str(nb), "r1")
+    record = result.record
+    assert_valid(record)
     assert result.status == "succeeded"
+    assert record["reason"] == ("sys.exit(0)" if "sys" in stop else "sys.exit()")
+    assert record["stopped_at"]["cell"] == 3
+    assert record["cells_not_run"] == 2
+    assert record["error"] is None
     assert not any(
         "not reached" in _texts(c) for c in _output(gcs_settings, result.record)["cells"]
     )
@@ -119,6 +163,7 @@ def test_sys_exit_nonzero_fails(gcs_settings: Settings, make_notebook: MakeNoteb
     nb = make_notebook("exit3", "import sys\nsys.exit(3)")
     result = run(gcs_settings, str(nb), "r1")
     assert (result.status, result.record["reason"]) == ("failed", "sys.exit(3)")
+    assert result.record["stopped_at"]["cell"] == 2
 
 
 @pytest.mark.parametrize(
@@ -135,11 +180,65 @@ def test_a_dead_kernel_fails_and_keeps_every_output(
         f"import sys, time\nprint('last words', flush=True)\ntime.sleep(0.5)\n{death}",
     )
     result = run(gcs_settings, str(nb), "r1")
+    assert_valid(result.record)
     assert (result.status, result.record["reason"]) == ("failed", "kernel died")
     out = _output(gcs_settings, result.record)
-    assert "first cell" in _texts(out["cells"][1])
-    assert "last words" in _texts(out["cells"][2])
-    assert result.record["error"]["cell_index"] == 2
+    assert "first cell" in _texts(_executed(out, 2))
+    assert "last words" in _texts(_executed(out, 3))
+    assert result.record["stopped_at"]["cell"] == 3
+    assert result.record["error"]["ename"] == "DeadKernelError"
+
+
+def test_each_cell_records_its_duration_and_the_kernels_peak_memory(
+    gcs_settings: Settings, make_notebook: MakeNotebook
+) -> None:
+    grow = "import time\nblock = bytearray(300 * 2**20)\ntime.sleep(0.3)\ndel block"
+    nb = make_notebook("memory", "import time\ntime.sleep(0.5)", grow, "small = 1")
+    record = run(gcs_settings, str(nb), "r1").record
+    assert_valid(record)
+    by_cell = {c["cell"]: c for c in record["cells"]}
+    assert sorted(by_cell) == [1, 2, 3, 4]
+    assert by_cell[2]["duration_seconds"] >= 0.5
+    assert all(c["status"] == "completed" for c in record["cells"])
+    # The reset high-water mark sees the 300 MiB in cell 3 only, though it was freed.
+    assert by_cell[3]["peak_rss_bytes"] - by_cell[4]["peak_rss_bytes"] > 250 * 2**20
+    assert by_cell[4]["peak_rss_bytes"] < by_cell[3]["peak_rss_bytes"]
+    assert record["peak_rss_bytes"] == by_cell[3]["peak_rss_bytes"]
+    out = _output(gcs_settings, record)  # the executed notebook carries the peaks too
+    assert _executed(out, 3)["metadata"]["kit"]["peak_rss_bytes"] == by_cell[3]["peak_rss_bytes"]
+
+
+def test_the_record_holds_every_parameter_and_a_none_default_takes_none(
+    gcs_settings: Settings, make_notebook: MakeNotebook
+) -> None:
+    nb = make_notebook(
+        "effective",
+        "import kit\nkit.record('c_is_none', c is None)",
+        params="horizon = 365\nc = None\nlabel = 'a'",
+    )
+    result = run(gcs_settings, str(nb), "r1", cli_params=[("horizon", "30"), ("c", "None")])
+    record = result.record
+    assert record["parameters"] == {"horizon": 30, "c": None, "label": "a"}
+    assert record["overridden"] == ["c", "horizon"]
+    assert record["metrics"] == {"c_is_none": True}
+
+
+def test_an_adhoc_run_refuses_two_parameters_cells_as_publishing_does(
+    gcs_settings: Settings, tmp_path: Path
+) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(
+        cells=[
+            new_code_cell("a = 1", metadata={"tags": ["parameters"]}),
+            new_code_cell("b = 2", metadata={"tags": ["parameters"]}),
+        ]
+    )
+    path = tmp_path / "two.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(UsageError, match=r"2 cells tagged 'parameters' \(cells 1, 2\)"):
+        run(gcs_settings, str(path), "r1")
 
 
 def test_timeout_stops_the_run_as_timed_out(
@@ -149,6 +248,15 @@ def test_timeout_stops_the_run_as_timed_out(
     result = run(gcs_settings, str(nb), "r1", timeout=3)
     assert (result.status, result.exit_code) == ("timed_out", 124)
     assert result.record["reason"] == "timed out after 3 s"
+    assert result.record["stopped_at"]["cell"] == 3
+    assert_valid(result.record)
+    # Every save of the output says when the run started and its deadline (start + 3 + 30).
+    url = result.record["output_url"]
+    meta = dict(storage_for(url).stat(url).metadata)
+    assert meta["kit-started-at"] == result.record["started_at"]
+    started = datetime.fromisoformat(meta["kit-started-at"])
+    assert datetime.fromisoformat(meta["kit-deadline"]) == started + timedelta(seconds=33)
+    assert meta["kit-version"] == result.record["version"]
     assert "started" in _texts(_output(gcs_settings, result.record)["cells"][1])
 
 
@@ -169,32 +277,10 @@ def test_bad_run_ids_are_refused(
         run(gcs_settings, str(make_notebook("nb", "pass")), run_id)
 
 
-def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
-    env.update(
-        KIT_OUTPUTS_BUCKET=settings.outputs_bucket,
-        KIT_MODULES_BUCKET=settings.modules_bucket,
-        KIT_RETRY_DEADLINE="5",
-        **extra,
-    )
-    return env
-
-
-def _kit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kit.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_cli_prints_one_line_with_the_output_url_and_exit_codes(
     gcs_settings: Settings, make_notebook: MakeNotebook
 ) -> None:
-    ok = _kit(
+    ok = run_kit(
         "run",
         str(make_notebook("fine", "pass")),
         "--run-id",
@@ -202,13 +288,15 @@ def test_cli_prints_one_line_with_the_output_url_and_exit_codes(
         "-p",
         "x",
         "5",
-        env=_env(gcs_settings),
+        env=kit_env(gcs_settings),
     )
     assert ok.returncode == 0, ok.stderr
     assert (
         ok.stdout.strip() == f"succeeded: {gcs_settings.outputs_bucket}/runs/fine/c1/output.ipynb"
     )
-    bad = _kit("run", str(make_notebook("bad", "1/0")), "--run-id", "c1", env=_env(gcs_settings))
+    bad = run_kit(
+        "run", str(make_notebook("bad", "1/0")), "--run-id", "c1", env=kit_env(gcs_settings)
+    )
     assert bad.returncode == 1
     assert bad.stdout.strip().startswith("failed: ")
 
@@ -225,8 +313,13 @@ def test_cli_prints_one_line_with_the_output_url_and_exit_codes(
 def test_bad_parameters_exit_2_before_any_output_is_written(
     gcs_settings: Settings, make_notebook: MakeNotebook, args: list[str], message: str
 ) -> None:
-    result = _kit(
-        "run", str(make_notebook("typed", "pass")), "--run-id", "p1", *args, env=_env(gcs_settings)
+    result = run_kit(
+        "run",
+        str(make_notebook("typed", "pass")),
+        "--run-id",
+        "p1",
+        *args,
+        env=kit_env(gcs_settings),
     )
     assert result.returncode == 2
     assert message in result.stderr
@@ -238,8 +331,10 @@ def test_bad_parameters_exit_2_before_any_output_is_written(
 def test_unreachable_gcs_is_a_clear_error_before_any_kernel(
     gcs_settings: Settings, make_notebook: MakeNotebook, unused_port: int
 ) -> None:
-    env = _env(gcs_settings, STORAGE_EMULATOR_HOST=f"http://127.0.0.1:{unused_port}")
-    result = _kit("run", str(make_notebook("offline", "print('ran')")), "--run-id", "u1", env=env)
+    env = kit_env(gcs_settings, STORAGE_EMULATOR_HOST=f"http://127.0.0.1:{unused_port}")
+    result = run_kit(
+        "run", str(make_notebook("offline", "print('ran')")), "--run-id", "u1", env=env
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"kit: error: cannot reach the storage emulator at http://127.0.0.1:{unused_port} "
@@ -254,7 +349,7 @@ def test_sigterm_stops_kernel_saves_output_and_records_killed(
     nb = make_notebook("long", "print('working', flush=True)", "import time\ntime.sleep(300)")
     proc = subprocess.Popen(
         [sys.executable, "-m", "kit.cli.main", "run", str(nb), "--run-id", "k1"],
-        env=_env(gcs_settings, KIT_GRACE_SECONDS="20"),
+        env=kit_env(gcs_settings, KIT_GRACE_SECONDS="20"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -284,7 +379,9 @@ def test_parameter_values_that_look_like_options_reach_the_notebook_verbatim(
     gcs_settings: Settings, make_notebook: MakeNotebook
 ) -> None:
     nb = make_notebook("verbatim", "import kit\nkit.record('label', label)")
-    result = _kit("run", str(nb), "--run-id", "v1", "-p", "label", "--help", env=_env(gcs_settings))
+    result = run_kit(
+        "run", str(nb), "--run-id", "v1", "-p", "label", "--help", env=kit_env(gcs_settings)
+    )
     assert result.returncode == 0, result.stderr
     record_url = f"{gcs_settings.outputs_bucket}/runs/verbatim/v1/run.json"
     assert json.loads(storage_for(record_url).read(record_url))["metrics"] == {"label": "--help"}
@@ -297,7 +394,12 @@ def test_an_output_that_cannot_be_saved_stops_the_run_without_a_record(
     output = tmp_path / "outputs" / "runs" / "unsaved" / "r1" / "output.ipynb"
     monkeypatch.setenv("UNSAVED_OUTPUT", str(output))
     # The cell turns the output's path into a folder: every save from then on fails, for real.
-    breaker = "import os\np = os.environ['UNSAVED_OUTPUT']\nos.remove(p)\nos.mkdir(p)"
+    # (A save still in flight may put the file back once: loop until the folder stands.)
+    breaker = (
+        "import os\np = os.environ['UNSAVED_OUTPUT']\nwhile not os.path.isdir(p):\n"
+        "    try:\n        os.remove(p)\n    except FileNotFoundError:\n        pass\n"
+        "    try:\n        os.mkdir(p)\n    except FileExistsError:\n        pass"
+    )
     nb = make_notebook("unsaved", breaker, "print('never saved')", "print('nor this')")
     with pytest.raises(StorageError, match=r"cannot write .*runs/unsaved/r1/output\.ipynb"):
         run(settings, str(nb), "r1")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
 import pytest
+from record_support import v2_record
 
 from kit.errors import NotFoundError, PreconditionFailedError, UsageError
 from kit.storage import Storage, join, storage_for
@@ -72,8 +74,9 @@ def test_stale_generation_is_refused(store: Storage, base: str) -> None:
 
 
 def test_list_is_recursive_by_prefix_and_in_name_order(store: Storage, base: str) -> None:
+    record = json.dumps(v2_record()).encode()  # every run.json the tests write is valid
     for key in ["runs/b/2/run.json", "runs/a/1/run.json", "runs/a/1/output.ipynb", "other/x"]:
-        store.write(join(base, key), b"{}")
+        store.write(join(base, key), record if key.endswith("run.json") else b"{}")
     urls = [i.url for i in store.list(join(base, "runs") + "/")]
     assert urls == [
         join(base, "runs/a/1/output.ipynb"),
@@ -88,6 +91,17 @@ def test_list_prefix_may_end_inside_a_name(store: Storage, base: str) -> None:
     store.write(join(base, "notebooks/forecast-b/v1.ipynb"), b"{}")
     store.write(join(base, "notebooks/other/v1.ipynb"), b"{}")
     assert len(list(store.list(join(base, "notebooks/fore")))) == 2
+
+
+def test_custom_metadata_is_kept_per_write_and_listed(store: Storage, base: str) -> None:
+    url = join(base, "runs/a/1/output.ipynb")
+    written = store.write(url, b"{}", metadata={"kit-deadline": "2026-01-01T00:00:00.000000Z"})
+    assert dict(written.metadata) == {"kit-deadline": "2026-01-01T00:00:00.000000Z"}
+    (listed,) = list(store.list(join(base, "runs") + "/"))
+    assert dict(listed.metadata) == {"kit-deadline": "2026-01-01T00:00:00.000000Z"}
+    assert dict(store.stat(url).metadata) == dict(listed.metadata)
+    store.write(url, b"{}")  # a write without metadata replaces it, as a new GCS object does
+    assert dict(store.stat(url).metadata) == {}
 
 
 def test_delete_removes_the_object(store: Storage, base: str) -> None:

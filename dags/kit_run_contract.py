@@ -1,0 +1,295 @@
+"""The run contract: what a run leaves in the outputs bucket, and how it is read.
+
+    runs/<notebook>/<run-id>/output.ipynb   the executed notebook, saved while it runs
+    runs/<notebook>/<run-id>/run.json       the run record, written last (if_generation_match=0)
+
+run.json is versioned ("schema": "kit.run/2") and described by the JSON Schema
+kit/run_contract.schema.json; records of schema 1 still read (`upgrade`). Cells are
+named by their 1-based position in the source notebook, as JupyterLab shows them.
+
+One definition for the runner, the review code, kit dagtools and the DAGs' finisher.
+The DAG side cannot import kit (Composer uploads only dags/), so dags/kit_run_contract.py
+is a byte-for-byte copy of this file, checked by tests/run_contract/: edit this
+file, then copy it there. Hence: the standard library only, and no import of kit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+# -- versions ------------------------------------------------------------------------------
+SCHEMA = "kit.run/2"
+LEGACY_SCHEMA = 1  # kit 0.1 wrote an integer; read through `upgrade`
+READABLE = (SCHEMA, LEGACY_SCHEMA)
+
+# -- layout --------------------------------------------------------------------------------
+RUNS_DIR = "runs"
+OUTPUT_FILE = "output.ipynb"
+RECORD_FILE = "run.json"
+NOTEBOOK_TYPE = "application/x-ipynb+json"
+RECORD_TYPE = "application/json"
+
+
+def join(base: str, *parts: str) -> str:
+    """Join URL path parts with exactly one slash between them (empty parts dropped)."""
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p)])
+
+
+def runs_prefix(bucket: str, notebook: str = "", run_id: str = "") -> str:
+    """runs/, runs/<notebook>/ or runs/<notebook>/<run-id>/ under the outputs bucket."""
+    return join(bucket, RUNS_DIR, notebook, run_id if notebook else "") + "/"
+
+
+def run_url(bucket: str, notebook: str, run_id: str, file: str) -> str:
+    """Where one file of a run is stored (file: OUTPUT_FILE or RECORD_FILE)."""
+    return join(bucket, RUNS_DIR, notebook, run_id, file)
+
+
+def split_run_url(bucket: str, url: str) -> tuple[str, str, str] | None:
+    """(notebook, run_id, file) of a run's output or record URL; None for anything else."""
+    root = runs_prefix(bucket)
+    if not url.startswith(root):
+        return None
+    parts = url[len(root) :].split("/")
+    if len(parts) != 3 or parts[2] not in (OUTPUT_FILE, RECORD_FILE) or not all(parts[:2]):
+        return None  # e.g. files the notebook wrote under its output prefix
+    return parts[0], parts[1], parts[2]
+
+
+# -- statuses ------------------------------------------------------------------------------
+SUCCEEDED, FAILED, KILLED, TIMED_OUT = "succeeded", "failed", "killed", "timed_out"
+FINAL_STATUSES = (SUCCEEDED, FAILED, KILLED, TIMED_OUT)  # what run.json can say
+RUNNING = "running"  # an output notebook, no record, and its deadline has not passed
+LOST = "lost"  # an output notebook, no record, and its deadline has passed
+INVALID = "invalid"  # a run.json that cannot be read: shown, never hidden
+STATUSES = (*FINAL_STATUSES, RUNNING, LOST, INVALID)
+EXIT_CODES = {SUCCEEDED: 0, FAILED: 1, TIMED_OUT: 124, KILLED: 143}  # of `kit run`
+# Who wrote a record: `kit run` itself, or the DAGs' finisher for a pod that could not.
+RUNNER, FINISHER = "runner", "finisher"
+
+
+# -- time ----------------------------------------------------------------------------------
+def iso(moment: datetime) -> str:
+    """UTC ISO 8601 with microseconds and a Z: how every record writes time (naive = UTC)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp ("...Z" included) as an aware datetime, else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# -- running or lost -----------------------------------------------------------------------
+# Object metadata of every save of output.ipynb: the version that runs, when the run started
+# and when it must have ended (start + timeout + grace). Listings return it, so no notebook
+# is downloaded.
+VERSION_META = "kit-version"
+STARTED_META = "kit-started-at"
+DEADLINE_META = "kit-deadline"
+# A run with no deadline (no --timeout, or a kit that wrote none) counts as lost once its
+# output has not been saved for this long.
+SILENCE = timedelta(hours=24)
+
+
+def output_metadata(
+    started: datetime, timeout: float | None, grace: float, version: str | None = None
+) -> dict[str, str]:
+    """The object metadata the runner stores with each save of the output notebook."""
+    meta = {STARTED_META: iso(started)}
+    if version:
+        meta[VERSION_META] = version
+    if timeout is not None:
+        meta[DEADLINE_META] = iso(started + timedelta(seconds=timeout + grace))
+    return meta
+
+
+def pending_status(
+    metadata: Mapping[str, str] | None, updated: datetime | None, now: datetime
+) -> tuple[str, str | None]:
+    """RUNNING or LOST, with the reason, for a run that has an output notebook but no record."""
+    deadline = parse_time((metadata or {}).get(DEADLINE_META))
+    if deadline is not None:
+        if now <= deadline:
+            return RUNNING, None
+        return LOST, f"no {RECORD_FILE} by its deadline {iso(deadline)}: {_GONE}"
+    if updated is None or now - updated <= SILENCE:
+        return RUNNING, None
+    hours = SILENCE.total_seconds() / 3600
+    return LOST, f"no {RECORD_FILE} and no save for {hours:g} h: {_GONE}"
+
+
+_GONE = "the run ended without recording how (its pod was deleted, evicted or OOM-killed?)"
+
+# -- cells ---------------------------------------------------------------------------------
+# Tags papermill gives the cells it adds to an executed notebook: not source cells.
+PAPERMILL_TAGS = frozenset({"injected-parameters", "papermill-error-cell-tag"})
+CELL_META = "kit"  # cell metadata kit adds while running: {"peak_rss_bytes": n}
+
+
+def number(index: int) -> int:
+    """The 1-based number JupyterLab shows for the source cell at 0-based `index`."""
+    return index + 1
+
+
+def label(index: int, execution_count: int | None = None) -> str:
+    """`cell N` (1-based), with `In [k]` when the cell ran: "cell 3, In [2]"."""
+    text = f"cell {number(index)}"
+    return f"{text}, In [{execution_count}]" if isinstance(execution_count, int) else text
+
+
+def is_added(cell: Mapping[str, Any]) -> bool:
+    """Whether papermill added this cell to the executed notebook (not a source cell)."""
+    tags = cell.get("metadata", {}).get("tags") or ()
+    return any(tag in PAPERMILL_TAGS for tag in tags)
+
+
+def source_index(cells: Sequence[Mapping[str, Any]], executed_index: int) -> int | None:
+    """The source position of the executed notebook's cell `executed_index`.
+
+    None when that cell is one papermill added, or the index is out of range.
+    """
+    if not 0 <= executed_index < len(cells) or is_added(cells[executed_index]):
+        return None
+    return sum(1 for cell in cells[:executed_index] if not is_added(cell))
+
+
+def executed_index(cells: Sequence[Mapping[str, Any]], cell_number: int) -> int | None:
+    """Where source cell `cell_number` (1-based) is in an executed notebook; None if absent."""
+    seen = 0
+    for index, cell in enumerate(cells):
+        if not is_added(cell):
+            seen += 1
+            if seen == cell_number:
+                return index
+    return None
+
+
+def source_text(cell: Mapping[str, Any]) -> str:
+    """A cell's source as one string (nbformat allows a list of lines)."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def first_line(cell: Mapping[str, Any], width: int = 80) -> str:
+    """The first non-blank line of a cell's source, shortened to width."""
+    line = next((ln.strip() for ln in source_text(cell).splitlines() if ln.strip()), "")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _papermill(cell: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = cell.get("metadata", {}).get("papermill")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def stopped_cell(cells: Sequence[Mapping[str, Any]], completed: bool) -> int | None:
+    """The executed index of the cell a run stopped at, or None when it ran every cell.
+
+    The one definition of "which cell failed", for records, reviews and the finisher:
+    the cell papermill flagged with an exception (an error, `sys.exit`, or an IPython
+    UsageError that has no error output); otherwise, for a run that did not complete,
+    the last code cell papermill started (the one that was running when it ended).
+    """
+    for index, cell in enumerate(cells):
+        if not is_added(cell) and _papermill(cell).get("exception") is True:
+            return index
+    if completed:
+        return None
+    started = [
+        i
+        for i, cell in enumerate(cells)
+        if cell.get("cell_type") == "code" and not is_added(cell)
+        if _papermill(cell).get("start_time")
+    ]
+    return started[-1] if started else None
+
+
+def not_run(cells: Sequence[Mapping[str, Any]], after: int) -> int:
+    """How many source code cells after executed index `after` never started."""
+    return sum(
+        1
+        for cell in cells[after + 1 :]
+        if cell.get("cell_type") == "code"
+        and not is_added(cell)
+        and not _papermill(cell).get("start_time")
+    )
+
+
+def cell_ref(cells: Sequence[Mapping[str, Any]], index: int) -> dict[str, Any]:
+    """How a record names the executed notebook's cell `index`: number, In [k], first line."""
+    cell = cells[index]
+    at = source_index(cells, index)
+    count = cell.get("execution_count")
+    return {
+        "cell": None if at is None else number(at),
+        "execution_count": count if isinstance(count, int) else None,
+        "source": first_line(cell),
+    }
+
+
+def cell_timings(cells: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each source code cell that started: its reference, duration, kernel peak RSS, status."""
+    found = []
+    for index, cell in enumerate(cells):
+        meta = _papermill(cell)
+        if cell.get("cell_type") != "code" or is_added(cell) or not meta.get("start_time"):
+            continue
+        kit_meta = cell.get("metadata", {}).get(CELL_META) or {}
+        duration, peak = _number(meta.get("duration")), _number(kit_meta.get("peak_rss_bytes"))
+        found.append(
+            {
+                **cell_ref(cells, index),
+                "duration_seconds": None if duration is None else round(duration, 3),
+                "peak_rss_bytes": None if peak is None else int(peak),
+                "status": "failed" if meta.get("exception") is True else meta.get("status"),
+            }
+        )
+    return found
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+# -- reading -------------------------------------------------------------------------------
+def upgrade(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A record in the current shape: schema-1 fields mapped, missing ones defaulted.
+
+    Raises ValueError for a schema this contract cannot read (a newer kit wrote it).
+    """
+    version = raw.get("schema")
+    if version not in READABLE or isinstance(version, bool):
+        raise ValueError(
+            f"schema {version!r} is not one this kit reads ({', '.join(map(str, READABLE))})"
+        )
+    record = dict(raw)
+    if version == LEGACY_SCHEMA:
+        # Schema 1 recorded only the parameters given, and the failing cell as an index
+        # into the executed notebook (kept as error.cell_index; `stopped_at` is unknown).
+        params = record.get("parameters")
+        record.setdefault("overridden", sorted(params) if isinstance(params, Mapping) else [])
+    for key, default in _DEFAULTS.items():
+        record.setdefault(key, default() if callable(default) else default)
+    return record
+
+
+_DEFAULTS: dict[str, Any] = {
+    "reason": None,
+    "parameters": dict,
+    "overridden": list,
+    "error": None,
+    "stopped_at": None,
+    "cells_not_run": 0,
+    "cells": list,
+    "peak_rss_bytes": None,
+    "metrics": dict,
+    "written_by": RUNNER,
+}
