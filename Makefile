@@ -1,7 +1,7 @@
 # Two set-up commands (see README.md): `make demo` and `make test`.
 # Everything they need is installed by the rules below, from pinned files:
 #   .kit/tools      bootstrap venv holding uv (from PyPI)
-#   .venv           the notebook environment = environment.yml (+ dev tooling)
+#   .venv           the notebook environment = environment.yml (+ lab tools, dev tooling)
 #   .venv-airflow   the Airflow environment = requirements/airflow.txt (+ test tooling)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -34,9 +34,11 @@ $(UV):
 .kit/notebook-requirements.txt: environment.yml scripts/env_requirements.py | $(UV)
 	$(PYTHON) scripts/env_requirements.py environment.yml > $@
 
-$(NB_STAMP): .kit/notebook-requirements.txt requirements/dev.txt pyproject.toml | $(UV)
+# The notebook environment, plus the laptop-only tools (JupyterLab, ...) and dev tooling.
+$(NB_STAMP): .kit/notebook-requirements.txt requirements/lab.txt requirements/dev.txt pyproject.toml | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip install --quiet --python $(VENV) -r .kit/notebook-requirements.txt -r requirements/dev.txt
+	$(UV) pip install --quiet --python $(VENV) -r .kit/notebook-requirements.txt \
+		-r requirements/lab.txt -r requirements/dev.txt
 	$(UV) pip install --quiet --python $(VENV) --no-deps -e .
 	touch $@
 
