@@ -1,7 +1,7 @@
 """A pod's container, as a local process in the notebook environment.
 
 The command's `kit` resolves to the notebook environment's console script (the image's
-_entrypoint.sh, micromamba activation, is dropped). The process gets the pod's rendered
+init, `tini --`, is dropped). The process gets the pod's rendered
 environment plus the developer's emulator and KIT_* variables, its own process group
 (stopping it stops its kernel too) and its own working directory with container.log.
 Only the standard library: Airflow objects (V1Pod) are only read.
@@ -89,6 +89,10 @@ class LocalPod:
         ref = self.argv[self.argv.index("run") + 1] if "run" in self.argv[1:2] else ""
         return ref.split("@")[0]
 
+    def exit_reason(self, code: int) -> str:
+        """Why the pod failed, for the task's error."""
+        return "exceeded activeDeadlineSeconds" if self.timed_out else f"exited with code {code}"
+
     def terminate(self) -> None:
         """SIGTERM the process group (kit run and its kernel), as deleting the pod would."""
         if self.proc.poll() is None:
@@ -153,7 +157,7 @@ def local_argv(container: Any, notebook_bin: Path) -> list[str]:
         raise LocalPodError(
             f"the pod's command {command!r} does not run kit; only `kit ...` pods run locally"
         )
-    # Everything before `kit` is the image's activation wrapper (_entrypoint.sh).
+    # Everything before `kit` is the image's init (tini --).
     return [str(notebook_bin / "kit"), *command[command.index("kit") + 1 :]]
 
 
