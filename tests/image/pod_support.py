@@ -1,0 +1,112 @@
+"""Run the image as a pod runs it: `docker run` flags from a rendered pod manifest.
+
+The translation is kit.dagtools.docker_pod's, the one `kit dag test --pods docker` uses;
+the manifests come from that command's own run of the production DAG (pod.json in each
+pod's folder). Imported by name (pytest puts tests/image on sys.path).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kit.dagtools.docker_pod import container_name, docker_run_argv
+
+SIGTERM_BIT = 1 << (15 - 1)  # in /proc/PID/status signal masks
+
+
+@dataclass(frozen=True)
+class Exited:
+    """How a container ended: its exit code, its output and Docker's final state."""
+
+    code: int
+    log: str
+    state: dict[str, Any]
+
+
+def variant(
+    manifest: Mapping[str, Any],
+    case: str,
+    args: list[str] | None = None,
+    memory: str | None = None,
+    user: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """The rendered pod with its own name and, where a case says so, other args, memory
+    limit or user; everything else (command, env, securityContext, volumes) unchanged."""
+    pod = copy.deepcopy(dict(manifest))
+    pod["metadata"]["name"] = f"{pod['metadata']['name']}-{case}"[:63]
+    container = pod["spec"]["containers"][0]
+    if args is not None:
+        container["args"] = args
+    if memory is not None:
+        container["resources"]["limits"]["memory"] = memory
+        container["resources"]["requests"]["memory"] = memory
+    if user is not None:
+        pod["spec"]["securityContext"].update(
+            runAsUser=user[0], runAsGroup=user[1], fsGroup=user[1]
+        )
+    return pod
+
+
+class Container:
+    """One pod's container, started in the background from its manifest."""
+
+    def __init__(
+        self, pod: Mapping[str, Any], image: str, environ: Mapping[str, str], work: Path
+    ) -> None:
+        self.name = container_name(pod)
+        self.volumes = work / pod["metadata"]["name"] / "volumes"
+        subprocess.run(["docker", "rm", "-f", self.name], capture_output=True, check=False)
+        self.argv = docker_run_argv(pod, image, environ, self.volumes)
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    def inspect(self) -> dict[str, Any]:
+        done = subprocess.run(
+            ["docker", "inspect", "--format", "{{json .State}}", self.name],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return dict(json.loads(done.stdout)) if done.returncode == 0 else {}
+
+    def wait_running(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.inspect().get("Pid"):
+            assert time.monotonic() < deadline, f"{self.name} did not start"
+            assert self.proc.poll() is None, f"{self.name} ended before it ran"
+            time.sleep(0.01)
+
+    def kit_sigterm(self) -> str:
+        """How `kit run` (tini's child) treats SIGTERM now, from /proc: "blocked" (held from
+        its first line, before any I/O), "caught" (the runner's handler), or "default"."""
+        tini = self.inspect().get("Pid")
+        children = Path(f"/proc/{tini}/task/{tini}/children")
+        try:
+            kit = children.read_text().split()[0]
+            status = Path(f"/proc/{kit}/status").read_text()
+        except (OSError, IndexError):
+            return "default"
+        masks = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        if int(masks.get("SigBlk", "0"), 16) & SIGTERM_BIT:
+            return "blocked"
+        return "caught" if int(masks.get("SigCgt", "0"), 16) & SIGTERM_BIT else "default"
+
+    def stop(self, grace: float) -> None:
+        """What deleting the pod does: SIGTERM, then SIGKILL after the grace period."""
+        subprocess.run(["docker", "stop", "--time", str(int(grace)), self.name], check=True)
+
+    def wait(self, timeout: float = 600) -> Exited:
+        """Wait for the end; the container is removed once its state is read."""
+        log, _ = self.proc.communicate(timeout=timeout)
+        state = self.inspect()
+        subprocess.run(["docker", "rm", "-f", self.name], capture_output=True, check=False)
+        return Exited(self.proc.returncode, log, state)
