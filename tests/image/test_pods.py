@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,21 +62,26 @@ def environ(gcs_server: dev.Server, settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One AIRFLOW_HOME for this module's `kit dag test` runs (migrated by the first)."""
+    return tmp_path_factory.mktemp("airflow")
+
+
+def dag_test(dag_id: str, image: str) -> list[str]:
+    """`kit dag test DAG_ID --pods docker` with the image under test."""
+    return [str(KIT), "dag", "test", dag_id, "--date", DATE, "--pods", "docker", "--image", image]
+
+
+@pytest.fixture(scope="module")
 def dag_run(
-    image: str,
-    settings: Settings,
-    environ: dict[str, str],
-    tmp_path_factory: pytest.TempPathFactory,
+    image: str, settings: Settings, environ: dict[str, str], airflow_home: Path
 ) -> dict[str, Any]:
     """`kit dag test kit_forecast --pods docker`: its output, attempts and rendered pods."""
-    import subprocess
-
     publish_notebook(ROOT / "notebooks" / "forecast.ipynb", settings=settings)
-    home = tmp_path_factory.mktemp("airflow")
+    home = airflow_home
     env = {**environ, "AIRFLOW_HOME": str(home)}
-    argv = [str(KIT), "dag", "test", "kit_forecast", "--date", DATE, "--pods", "docker"]
     done = subprocess.run(
-        [*argv, "--image", image], env=env, capture_output=True, text=True, timeout=900
+        dag_test("kit_forecast", image), env=env, capture_output=True, text=True, timeout=900
     )
     pods = {p.parent.name: json.loads(p.read_text()) for p in home.glob("local-pods/*/pod.json")}
     return {
@@ -402,3 +409,89 @@ def test_unreachable_gcs_is_one_line_and_exit_1(
     assert len(lines) == 1, exited.log
     assert lines[0].startswith("kit: error: ")
     assert f"127.0.0.1:{unused_port}" in lines[0]
+
+
+# ------------------------------------------------------------------- failures, as Airflow sees
+
+
+def _config(path: Path, published: dict[str, str], entries: str) -> Path:
+    versions = {name: ref.split("@")[1] for name, ref in published.items()}
+    path.write_text(
+        "cluster: {mode: in_cluster, namespace: kit-runs}\n"
+        "settings: {project: p-1, image: registry.example/kit-runtime@sha256:0123}\n"
+        "defaults: {retry_delay: 1s}\n"
+        "notebooks:\n" + entries.format(**versions)
+    )
+    return path
+
+
+def _containers(prefix: str) -> list[str]:
+    done = subprocess.run(
+        ["docker", "ps", "-a", "--filter", "label=kit.pod", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [n for n in done.stdout.split() if n.startswith(prefix)]
+
+
+def test_an_oomkilled_pod_fails_its_task_as_the_kubelet_reports_it(
+    image: str,
+    published: dict[str, str],
+    environ: dict[str, str],
+    airflow_home: Path,
+    tmp_path: Path,
+) -> None:
+    entry = "  - {{name: whoami, version: {whoami}, resources: {{limits: {{memory: 64Mi}}}}}}\n"
+    config = _config(tmp_path / "notebooks.yaml", published, entry)
+    env = {**environ, "AIRFLOW_HOME": str(airflow_home), "KIT_DAGS_CONFIG": str(config)}
+    done = subprocess.run(
+        dag_test("kit_whoami", image), env=env, capture_output=True, text=True, timeout=600
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out[-3000:]
+    assert "returned a failure: container terminated with reason OOMKilled, exit code 137" in out
+    [attempt] = SUMMARY.findall(done.stdout)
+    assert attempt[3] == "137"
+    assert not _containers("kit-pod-whoami-")
+
+
+def test_ctrl_c_stops_every_container_and_each_run_records_killed(
+    image: str,
+    published: dict[str, str],
+    environ: dict[str, str],
+    settings: Settings,
+    airflow_home: Path,
+    tmp_path: Path,
+) -> None:
+    entry = (
+        "  - {{name: sleepy, version: {sleepy}, params: {{seconds: 600}},\n"
+        "     fan_out: [{{seconds: 601}}, {{seconds: 602}}]}}\n"
+    )
+    config = _config(tmp_path / "notebooks.yaml", published, entry)
+    env = {**environ, "AIRFLOW_HOME": str(airflow_home), "KIT_DAGS_CONFIG": str(config)}
+    runner = subprocess.Popen(
+        dag_test("kit_sleepy", image),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a terminal of its own: Ctrl-C reaches the whole group
+    )
+    deadline = time.monotonic() + 300
+    while len(_containers("kit-pod-sleepy-")) < 2:
+        assert time.monotonic() < deadline, "the two containers never ran"
+        assert runner.poll() is None, runner.communicate()[0][-3000:]
+        time.sleep(0.5)
+    time.sleep(3)  # well into the run: kit run is executing its cells
+    os.killpg(runner.pid, signal.SIGINT)
+    out, _ = runner.communicate(timeout=300)
+    assert runner.returncode == 130, out[-3000:]
+    assert "interrupted; every local process was stopped" in out
+    assert not _containers("kit-pod-sleepy-")
+    attempts = SUMMARY.findall(out)
+    assert len(attempts) == 2, out[-3000:]
+    for attempt in attempts:
+        assert attempt[3] == "143"  # kit run's own exit: it recorded the stop
+        record = json.loads(_read(settings, "sleepy", attempt[4], "run.json") or b"{}")
+        assert record["status"] == "killed"
