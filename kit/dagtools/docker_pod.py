@@ -36,11 +36,11 @@ from typing import Any
 
 from kit.dagtools.process import (
     GRACE_SECONDS,
-    PASSTHROUGH,
-    POD_ONLY,
     LocalPod,
     LocalPodError,
     LocalSettings,
+    developer_vars,
+    downward_api,
 )
 
 DEFAULT_IMAGE = "kit-runtime:local"
@@ -62,36 +62,20 @@ def quantity(text: str | int | float) -> Decimal:
     return Decimal(match.group(1)) * SUFFIXES.get(match.group(2), Decimal(1))
 
 
-def _field_ref(pod: Mapping[str, Any], path: str) -> str:
-    meta, spec = pod.get("metadata", {}), pod.get("spec", {})
-    values = {
-        "metadata.name": meta.get("name"),
-        "metadata.namespace": meta.get("namespace"),
-        "spec.serviceAccountName": spec.get("serviceAccountName"),
-        "spec.nodeName": "localhost",
-        "status.podIP": "127.0.0.1",
-        "status.hostIP": "127.0.0.1",
-    }
-    return str(values.get(path) or "")
-
-
 def container_env(pod: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
     """The container's variables, plus the developer's emulator and KIT_* settings."""
+    meta, spec = pod["metadata"], pod["spec"]
     env: dict[str, str] = {}
-    for var in pod["spec"]["containers"][0].get("env") or []:
+    for var in spec["containers"][0].get("env") or []:
         if var.get("value") is not None:
             env[var["name"]] = str(var["value"])
         elif ref := (var.get("valueFrom") or {}).get("fieldRef"):
-            env[var["name"]] = _field_ref(pod, ref["fieldPath"])
+            account = spec.get("serviceAccountName") or ""
+            path = ref["fieldPath"]
+            env[var["name"]] = downward_api(meta["name"], meta.get("namespace"), account, path)
         else:
             raise LocalPodError(f"env {var['name']}: only values and fieldRefs run locally")
-    for key, value in environ.items():
-        passes = key in PASSTHROUGH or (key.startswith("KIT_") and key not in POD_ONLY)
-        if passes and key not in HOST_ONLY:
-            env[key] = value
-    if "STORAGE_EMULATOR_HOST" in env:
-        # gcsfs otherwise probes the emulator for gRPC and stalls every run.
-        env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    env.update({k: v for k, v in developer_vars(environ).items() if k not in HOST_ONLY})
     return env
 
 
