@@ -84,6 +84,9 @@ def _security_flags(pod: Mapping[str, Any]) -> list[str]:
     pod_ctx = spec.get("securityContext") or {}
     ctx = {**pod_ctx, **(spec["containers"][0].get("securityContext") or {})}
     flags: list[str] = []
+    if ctx.get("runAsNonRoot") and ctx.get("runAsUser") == 0:
+        # What the kubelet refuses to start (CreateContainerConfigError).
+        raise LocalPodError("runAsNonRoot is set but runAsUser is 0: the pod would not start")
     if (uid := ctx.get("runAsUser")) is not None:
         gid = ctx.get("runAsGroup")
         flags += ["--user", f"{uid}:{gid}" if gid is not None else str(uid)]
@@ -173,8 +176,8 @@ def docker_run_argv(
     return [*argv, image, *command[1:], *args]
 
 
-def check_image(image: str, docker: str = "docker") -> None:
-    """The image exists locally (nothing can be pulled here); LocalPodError if not."""
+def check_image(image: str, docker: str = "docker") -> str:
+    """The image's USER; LocalPodError if the image is not here (nothing can be pulled)."""
     done = subprocess.run(
         [docker, "image", "inspect", "--format", "{{.Config.User}}", image],
         capture_output=True,
@@ -183,6 +186,24 @@ def check_image(image: str, docker: str = "docker") -> None:
     )
     if done.returncode != 0:
         raise LocalPodError(f"no local image {image}: build it with `make image`")
+    return done.stdout.strip()
+
+
+def check_non_root(pod: Mapping[str, Any], image_user: str) -> None:
+    """The kubelet's runAsNonRoot check when the pod names no runAsUser: the image's USER
+    must be a numeric uid other than 0."""
+    spec = pod["spec"]
+    ctx = {
+        **(spec.get("securityContext") or {}),
+        **(spec["containers"][0].get("securityContext") or {}),
+    }
+    if not ctx.get("runAsNonRoot") or ctx.get("runAsUser") is not None:
+        return
+    uid = image_user.split(":")[0]
+    if not uid.isdigit():
+        raise LocalPodError(f"image has non-numeric user ({uid or 'root'}), cannot verify non-root")
+    if int(uid) == 0:
+        raise LocalPodError("runAsNonRoot is set but the image runs as root")
 
 
 @dataclass
@@ -256,6 +277,7 @@ def start_pod(pod: Any, settings: LocalSettings, image: str = DEFAULT_IMAGE) -> 
     workdir.mkdir(parents=True, exist_ok=True)
     # What ran, for a developer to read or re-run by hand.
     (workdir / "pod.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    check_non_root(manifest, check_image(image))
     argv = docker_run_argv(manifest, image, settings.environ, workdir / "volumes")
     subprocess.run(["docker", "rm", "-f", container_name(manifest)], capture_output=True)
     proc = subprocess.Popen(
