@@ -93,9 +93,9 @@ def ensure_engine() -> None:
     if engine_answers():
         return
     if os.geteuid() != 0:
-        raise NoEngine("no Docker engine answers, and only root can install or start one")
+        raise NoEngine("none answers, and only root can install or start one")
     if not shutil.which("apt-get"):
-        raise NoEngine("no Docker engine answers, and there is no apt-get to install docker.io")
+        raise NoEngine("none answers, and there is no apt-get to install docker.io")
     if not shutil.which("dockerd"):
         try:
             apt_install("docker.io")

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -303,6 +304,28 @@ def test_the_standin_micromamba_plays_only_what_the_dockerfile_runs(tmp_path: Pa
     assert "no Debian stand-in for conda package(s) numpy" in unknown.stderr
     assert list(tmp_path.iterdir()) == [spec], "nothing is created before the file is checked"
     assert _standin("clean", "--all", "--yes", tmp_path=tmp_path).returncode == 0
+
+
+def test_no_engine_to_be_had_is_exit_3_with_one_line(tmp_path: Path) -> None:
+    """What the image tests skip on (outside CI): no engine answers and none can be started."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = shutil.which("docker")
+    if docker:  # the client alone, as on a fresh machine; no dockerd, no apt-get
+        (bin_dir / "docker").symlink_to(docker)
+    env = {"PATH": str(bin_dir), "DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+    done = subprocess.run(
+        [sys.executable, str(IMAGE_SCRIPT), "engine"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 3
+    why = "there is no apt-get to install docker.io" if os.geteuid() == 0 else "only root can"
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"image: no Docker engine: none answers, and {why}"), line
 
 
 def _dockerignored(path: str, patterns: list[str]) -> bool:
