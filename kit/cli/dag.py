@@ -65,6 +65,8 @@ def dag_test(dag_id: str, date: str | None, retries: bool, pods: str, image: str
     Uses the embedded GCS and buckets from the environment (eval "$(kit dev env)").
     Exits 0 when the DAG run succeeded.
     """
+    if image and pods != "docker":
+        raise UsageError("--image applies to --pods docker only")
     argv = [str(airflow_python()), "-m", "kit.dagtools", "test", dag_id, "--pods", pods]
     if date:
         argv += ["--date", date]

@@ -149,3 +149,15 @@ def test_quantity(text: str, value: float) -> None:
 def test_a_bad_quantity_is_named() -> None:
     with pytest.raises(LocalPodError, match="not a Kubernetes quantity: '4GB'"):
         quantity("4GB")
+
+
+def test_a_missing_image_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from kit.dagtools import runner
+
+    with pytest.raises(SystemExit) as exited:
+        runner.starter("docker", "kit-runtime:no-such-tag")
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        "kit: error: --pods docker: no local image kit-runtime:no-such-tag: "
+        "build it with `make image`\n"
+    )
