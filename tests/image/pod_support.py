@@ -65,6 +65,7 @@ class Container:
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True, check=False)
         self.argv = docker_run_argv(pod, image, environ, self.volumes)
         self.started = time.monotonic()
+        self.pid: int | None = None  # tini's, on this host
         self.proc = subprocess.Popen(
             self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -88,8 +89,8 @@ class Container:
     def kit_sigterm(self) -> str:
         """How `kit run` (tini's child) treats SIGTERM now, from /proc: "blocked" (held from
         its first line, before any I/O), "caught" (the runner's handler), or "default"."""
-        tini = self.inspect().get("Pid")
-        children = Path(f"/proc/{tini}/task/{tini}/children")
+        self.pid = self.pid or self.inspect().get("Pid")
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
         try:
             kit = children.read_text().split()[0]
             status = Path(f"/proc/{kit}/status").read_text()

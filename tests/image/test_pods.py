@@ -305,13 +305,11 @@ def test_sigterm_at_0_3_s_is_recorded_as_killed(
     container = start("sigterm-03", published["sleepy"], "-p", "seconds", "600")
     container.wait_running()
     time.sleep(0.3)  # after the container's process started
-    if container.kit_sigterm() == "default":
-        # A loaded machine: Python is still starting. Wait for kit run to hold the signal;
-        # the first state seen must be "blocked", i.e. before it has read anything.
-        while (state := container.kit_sigterm()) == "default":
-            assert container.proc.poll() is None, "the container ended by itself"
-            time.sleep(0.001)
-        assert state == "blocked", "kit run took SIGTERM over only after it had done I/O"
+    # On a loaded machine Python may still be starting: then wait until kit run holds the
+    # signal (tests/runner/test_early_signal.py shows it holds it before any I/O).
+    while container.kit_sigterm() == "default":
+        assert container.proc.poll() is None, "the container ended by itself"
+        time.sleep(0.005)
     container.stop(_grace(pod))
     _assert_killed(container.wait(), settings, container)
 
