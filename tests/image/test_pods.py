@@ -320,6 +320,9 @@ def test_sigterm_at_2_s_is_recorded_as_killed(
     container = start("sigterm-2", published["sleepy"], "-p", "seconds", "600")
     container.wait_running()
     time.sleep(2.0)
+    while container.kit_sigterm() == "default":  # only on a very loaded machine
+        assert container.proc.poll() is None, "the container ended by itself"
+        time.sleep(0.005)
     container.stop(_grace(pod))
     _assert_killed(container.wait(), settings, container)
 
