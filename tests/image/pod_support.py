@@ -9,16 +9,37 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from kit.config import Settings
 from kit.dagtools.docker_pod import container_name, docker_run_argv
+from kit.storage import storage_for
 
 SIGTERM_BIT = 1 << (15 - 1)  # in /proc/PID/status signal masks
+
+ROOT = Path(__file__).resolve().parents[2]
+KIT = ROOT / ".venv" / "bin" / "kit"
+DATE = "2026-05-04"
+SUMMARY = re.compile(r"^  (\S+?)(?:\[(\d+)\])? try (\d+): exit (\d+) run (\S+) -> (\S+)$", re.M)
+# What a read-only root would make the kernel, IPython or matplotlib print.
+WRITE_WARNINGS = re.compile(
+    r"Read-only file system|not a writable|MPLCONFIGDIR|Permission denied|temporary cache",
+    re.IGNORECASE,
+)
+
+
+def dag_test(dag_id: str, image: str) -> list[str]:
+    """`kit dag test DAG_ID --pods docker` with the image under test."""
+    return [str(KIT), "dag", "test", dag_id, "--date", DATE, "--pods", "docker", "--image", image]
 
 
 @dataclass(frozen=True)
@@ -111,3 +132,85 @@ class Container:
         state = self.inspect()
         subprocess.run(["docker", "rm", "-f", self.name], capture_output=True, check=False)
         return Exited(self.proc.returncode, log, state)
+
+
+def write_notebook(path: Path, *sources: str, params: str = "seconds = 1") -> Path:
+    cells = [new_code_cell(params, metadata={"tags": ["parameters"]})]
+    cells += [new_code_cell(s) for s in sources]
+    nb = new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    nbformat.write(nb, path)
+    return path
+
+
+SLEEPY = (
+    "print('first cell ran', flush=True)",
+    "import time\nprint('sleeping', flush=True)\ntime.sleep(float(seconds))",
+)
+HOG = ("chunks = []\nfor _ in range(48):\n    chunks.append(b'\\x01' * (64 * 1024**2))",)
+WHOAMI = (
+    "import json, os, pathlib, tempfile\n"
+    "import matplotlib, matplotlib.pyplot as plt\n"
+    "from IPython.paths import get_ipython_dir\n"
+    "from jupyter_core.paths import jupyter_runtime_dir\n"
+    "plt.plot([1, 2, 3])\nplt.show()\n"
+    "home = pathlib.Path.home()\n(home / 'note.txt').write_text('written')\n"
+    "print(json.dumps({'uid': os.getuid(), 'gid': os.getgid(), 'home': str(home),\n"
+    "    'tmp': tempfile.gettempdir(), 'mplconfig': matplotlib.get_configdir(),\n"
+    "    'mplcache': matplotlib.get_cachedir(), 'ipython': get_ipython_dir(),\n"
+    "    'runtime': jupyter_runtime_dir()}))",
+)
+
+
+Start = Callable[..., Container]
+
+
+def run_id_of(container: Container) -> str:
+    return container.argv[container.argv.index("--run-id") + 1]
+
+
+def read_run_file(settings: Settings, name: str, run_id: str, file: str) -> bytes | None:
+    url = settings.url("outputs_bucket", "runs", name, run_id, file)
+    store = storage_for(url)
+    return store.read(url) if store.exists(url) else None
+
+
+def run_record(settings: Settings, name: str, container: Container) -> dict[str, Any]:
+    data = read_run_file(settings, name, run_id_of(container), "run.json")
+    assert data is not None, f"no run.json for {run_id_of(container)}"
+    return dict(json.loads(data))
+
+
+def run_output(settings: Settings, name: str, container: Container) -> dict[str, Any]:
+    data = read_run_file(settings, name, run_id_of(container), "output.ipynb")
+    assert data is not None, f"no output.ipynb for {run_id_of(container)}"
+    return dict(json.loads(data))
+
+
+def stream_texts(nb: dict[str, Any]) -> str:
+    return "".join(
+        "".join(o.get("text", ""))
+        for cell in nb["cells"]
+        for o in cell.get("outputs", [])
+        if o["output_type"] == "stream"
+    )
+
+
+def grace_period(pod: dict[str, Any]) -> int:
+    return int(pod["spec"]["terminationGracePeriodSeconds"])
+
+
+def running_cell(nb: dict[str, Any], text: str) -> bool:
+    return any(
+        text in "".join(cell["source"]) and cell["metadata"].get("papermill", {}).get("start_time")
+        for cell in nb["cells"]
+    )
+
+
+def maybe_output(settings: Settings, container: Container) -> dict[str, Any]:
+    data = read_run_file(settings, "sleepy", run_id_of(container), "output.ipynb")
+    return json.loads(data) if data else {"cells": []}
