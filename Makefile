@@ -1,8 +1,10 @@
 # Two set-up commands (see README.md): `make demo` and `make test`.
 # Everything they need is installed by the rules below, from pinned files:
 #   .kit/tools      bootstrap venv holding uv (from PyPI)
-#   .venv           the notebook environment = environment.yml (+ dev tooling)
+#   .venv           the notebook environment = environment.yml (+ lab tools, dev tooling)
 #   .venv-airflow   the Airflow environment = requirements/airflow.txt (+ test tooling)
+#   kit-runtime:local  the runtime image (image/Dockerfile), built with Docker on a local
+#                      stand-in base (scripts/image.py installs and starts the engine if need be)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -18,13 +20,17 @@ AF_STAMP := $(AIRFLOW_VENV)/.kit-installed
 export UV_CACHE_DIR ?= $(CURDIR)/.kit/uv-cache
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT := false
 
-.PHONY: help env demo test lint typecheck pytest bench lab lock clean dev-up dev-down
+IMAGE ?= kit-runtime:local
+
+.PHONY: help env demo test lint typecheck pytest bench lab lock clean dev-up dev-down image \
+	image-for-tests
 
 help:
 	@echo "make demo   - embedded GCS + run the forecast notebook (installs what it needs)"
 	@echo "make test   - lint, type checks and the whole test suite"
 	@echo "make bench  - benchmark suite (bench/results.md)"
 	@echo "make lab    - JupyterLab on the notebook environment"
+	@echo "make image  - build the runtime image with Docker ($(IMAGE))"
 	@echo "make lock   - re-pin environment.yml and requirements/*.txt"
 
 $(UV):
@@ -34,9 +40,11 @@ $(UV):
 .kit/notebook-requirements.txt: environment.yml scripts/env_requirements.py | $(UV)
 	$(PYTHON) scripts/env_requirements.py environment.yml > $@
 
-$(NB_STAMP): .kit/notebook-requirements.txt requirements/dev.txt pyproject.toml | $(UV)
+# The notebook environment, plus the laptop-only tools (JupyterLab, ...) and dev tooling.
+$(NB_STAMP): .kit/notebook-requirements.txt requirements/lab.txt requirements/dev.txt pyproject.toml | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip install --quiet --python $(VENV) -r .kit/notebook-requirements.txt -r requirements/dev.txt
+	$(UV) pip install --quiet --python $(VENV) -r .kit/notebook-requirements.txt \
+		-r requirements/lab.txt -r requirements/dev.txt
 	$(UV) pip install --quiet --python $(VENV) --no-deps -e .
 	touch $@
 
@@ -67,9 +75,19 @@ lint: $(NB_STAMP)
 typecheck: $(NB_STAMP)
 	$(VENV)/bin/mypy
 
+# The runtime image, on a stand-in base made from Debian's packages (no registry here).
+image:
+	$(PYTHON) scripts/image.py build --tag $(IMAGE)
+
+# Built before the tests, which run it as the pods run it. Exit 3 is "no Docker engine can
+# be had here": outside CI the image tests then skip, saying why; in CI it fails.
+image-for-tests:
+	$(PYTHON) scripts/image.py build --tag $(IMAGE) || { code=$$?; \
+		[ $$code = 3 ] && [ "$${CI:-}" != true ] || exit $$code; }
+
 # Two runs, one per environment: tests/dags runs where the DAGs run (Airflow, no notebook deps).
-pytest: env $(BROWSER)
-	$(VENV)/bin/python -m pytest -q
+pytest: env $(BROWSER) image-for-tests
+	RUNTIME_IMAGE=$(IMAGE) $(VENV)/bin/python -m pytest -q
 	if [ -d tests/dags ]; then $(AIRFLOW_VENV)/bin/python -m pytest -q tests/dags; fi
 
 test: lint typecheck pytest

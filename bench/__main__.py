@@ -29,6 +29,7 @@ MODULES = {
     5: "bench.m5_fanout",
     6: "bench.m6_listing",
     7: "bench.m7_size",
+    8: "bench.m8_image",
 }
 
 

@@ -2,9 +2,9 @@
 
 Installed size: every file under .venv's site-packages, attributed to the distribution
 whose RECORD lists it (byte-code caches to their source file's distribution), split into
-what environment.yml pins (the image's payload, plus kit) and the developer tooling that
-only .venv has. Import times: each module the forecast notebook imports, in a fresh
-`.venv/bin/python`, median of 3, modules rotating.
+what environment.yml pins (the image's payload, plus kit) and what only .venv has
+(laptop-only tools such as JupyterLab, and developer tooling). Import times: each module
+the forecast notebook imports, in a fresh `.venv/bin/python`, median of 3, modules rotating.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def measure(stage: Stage, quick: bool) -> Section:
     top = sorted(per.items(), key=lambda kv: -kv[1])[:20]
     rows = ["| distribution | size | in environment.yml |", "|---|---:|---|"]
     rows += [
-        f"| {name} | {size / MB:,.1f} MB | {'yes' if name in payload_names else 'no (dev)'} |"
+        f"| {name} | {size / MB:,.1f} MB | {'yes' if name in payload_names else 'no: .venv only'} |"
         for name, size in top
     ]
 
@@ -141,11 +141,11 @@ def measure(stage: Stage, quick: bool) -> Section:
     section.details = [
         f"`.venv/lib/python3.11/site-packages` holds {total / MB:,.1f} MB: "
         f"{payload / MB:,.1f} MB in the {len(payload_names)} distributions environment.yml pins "
-        f"(and kit), {dev_only / MB:,.1f} MB of developer tooling only .venv has "
-        f"(requirements/dev.txt: ruff, mypy, playwright, pytest, ...), {unowned / MB:,.1f} MB "
-        "owned by no RECORD. The image adds the Python interpreter and micromamba's base "
-        "(image/Dockerfile); no Docker daemon here to measure the image itself. The 20 "
-        "largest distributions:",
+        f"(and kit), {dev_only / MB:,.1f} MB only .venv has (laptop-only tools, "
+        "requirements/lab.txt: JupyterLab, nbdime, nbconvert; developer tooling, "
+        f"requirements/dev.txt: ruff, mypy, playwright, pytest, ...), {unowned / MB:,.1f} MB "
+        "owned by no RECORD. The image itself (its base, the interpreter, this payload with "
+        "byte-code and without test suites) is measured in #8. The 20 largest distributions:",
         "\n".join(rows),
         f"**Imports** of the modules the forecast notebook imports ({', '.join(modules)}): "
         f"each timed inside a fresh `.venv/bin/python` (interpreter start excluded), median "

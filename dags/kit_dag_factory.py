@@ -22,9 +22,12 @@ from kit_dag_config import Cluster, Config, Notebook, Settings, load_config
 from kubernetes.client import models as k8s
 
 # The image's ENTRYPOINT, spelled out so that the pod spec says what runs (and does not
-# silently change with the image): micromamba's _entrypoint.sh activates the notebook
-# environment, then execs `kit run "$@"`. Arguments are a list: no shell parses them.
-COMMAND = ["/usr/local/bin/_entrypoint.sh", "kit", "run"]
+# silently change with the image): tini as PID 1 forwards SIGTERM to `kit run "$@"` from
+# the container's first instant. Arguments are a list: no shell parses them.
+COMMAND = ["/opt/conda/bin/tini", "--", "kit", "run"]
+# The root filesystem is read-only; the pod's writable places are empty, per-pod volumes:
+# /tmp, and HOME (IPython, Jupyter's runtime files, matplotlib's config and font cache).
+SCRATCH = {"tmp": "/tmp", "home": "/home/kit"}
 # `kit run --timeout T` stops the notebook itself and records the failure; the pod's
 # activeDeadlineSeconds (T + GRACE) is the backstop; the task's execution_timeout adds
 # the time a node needs to scale up from zero and pull the image.
@@ -222,8 +225,16 @@ def pod_kwargs(config: Config, notebook: Notebook) -> dict[str, Any]:
             seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
         ),
         "container_security_context": k8s.V1SecurityContext(
-            allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"])
+            allow_privilege_escalation=False,
+            capabilities=k8s.V1Capabilities(drop=["ALL"]),
+            read_only_root_filesystem=True,
         ),
+        "volumes": [
+            k8s.V1Volume(name=name, empty_dir=k8s.V1EmptyDirVolumeSource()) for name in SCRATCH
+        ],
+        "volume_mounts": [
+            k8s.V1VolumeMount(name=name, mount_path=path) for name, path in SCRATCH.items()
+        ],
         "image_pull_policy": "IfNotPresent",
         "active_deadline_seconds": deadline,
         "execution_timeout": timedelta(seconds=deadline + notebook.startup_timeout + 60),

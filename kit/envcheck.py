@@ -1,7 +1,9 @@
 """Compare the running Python environment with environment.yml, the image's pins.
 
 Run inside a notebook kernel (`kit env check`, or `kit.env_check()`), it tells a
-data scientist which packages drifted from what the runtime image will run.
+data scientist which packages drifted from what the runtime image will run. Laptop-only
+tools (requirements/lab.txt: JupyterLab, ...) are not pinned there and not checked: the
+image does not have them.
 """
 
 from __future__ import annotations

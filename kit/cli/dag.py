@@ -47,17 +47,33 @@ def airflow_python(environ: dict[str, str] | None = None, cwd: Path | None = Non
 @click.option(
     "--retries", is_flag=True, help="Keep the DAG's retries (default: a failure ends the run)."
 )
-def dag_test(dag_id: str, date: str | None, retries: bool) -> None:
-    """Run one DAG run with Airflow's dag.test(); each pod runs as a local `kit run`.
+@click.option(
+    "--pods",
+    type=click.Choice(["process", "docker"]),
+    default="process",
+    show_default=True,
+    help="Run each pod as a local `kit run` process, or as a container of the runtime image.",
+)
+@click.option(
+    "--image",
+    help="With --pods docker: the local image to run [default: kit-runtime:local, `make image`].",
+)
+def dag_test(dag_id: str, date: str | None, retries: bool, pods: str, image: str | None) -> None:
+    """Run one DAG run with Airflow's dag.test(); each pod runs as a local `kit run`, or
+    with --pods docker as a container with the pod's command, env, user and limits.
 
     Uses the embedded GCS and buckets from the environment (eval "$(kit dev env)").
     Exits 0 when the DAG run succeeded.
     """
-    argv = [str(airflow_python()), "-m", "kit.dagtools", "test", dag_id]
+    if image and pods != "docker":
+        raise UsageError("--image applies to --pods docker only")
+    argv = [str(airflow_python()), "-m", "kit.dagtools", "test", dag_id, "--pods", pods]
     if date:
         argv += ["--date", date]
     if retries:
         argv.append("--retries")
+    if image:
+        argv += ["--image", image]
     # Not subprocess.call: on Ctrl-C it would SIGKILL the runner before the runner
     # stops the notebook processes it started.
     proc = subprocess.Popen(argv)

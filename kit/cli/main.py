@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import signal
 import sys
 from typing import Any, NoReturn
 
@@ -40,13 +41,18 @@ app.add_command(runs.app)
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a KitError becomes one line on stderr and its exit code."""
-    from kit.runner.execute import block_unused_imports
+    from kit.runner.execute import STOP_SIGNALS, block_unused_imports
 
     block_unused_imports()
     args = list(sys.argv[1:] if argv is None else argv)
+    held: set[int | signal.Signals] | None = None
     try:
         params: list[tuple[str, str]] = []
         if args[:1] == ["run"]:
+            # A pod may be stopped at any moment, even before the runner's handler exists:
+            # SIGTERM/SIGINT stay pending until the runner takes them over, before any I/O
+            # (kit.runner.execute.StopSignal.on_signals), so none is lost or fatal.
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
             if argv is None:
                 gcpause.pause()  # the runner resumes once the kernel is up and papermill loaded
             args[1:], params = run.split_params(args[1:])
@@ -62,6 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         print("kit: aborted", file=sys.stderr)
         sys.exit(130)
+    finally:
+        if held is not None:  # the mask as it was (the command may have ended before the runner)
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
     _exit(code if isinstance(code, int) else 0, process_ends=argv is None)
 
 

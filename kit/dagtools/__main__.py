@@ -1,4 +1,5 @@
-"""python -m kit.dagtools test DAG_ID [--date D] [--retries]  (run by `kit dag test`)."""
+"""python -m kit.dagtools test DAG_ID [--date D] [--retries] [--pods process|docker]
+(run by `kit dag test`)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,21 @@ def main(argv: list[str] | None = None) -> int:
     test.add_argument(
         "--retries", action="store_true", help="keep the DAG's retries (default: fail at once)"
     )
+    test.add_argument(
+        "--pods",
+        choices=("process", "docker"),
+        default="process",
+        help="run each pod as a local process (default) or a container of the image",
+    )
+    test.add_argument("--image", help="with --pods docker: the local image (kit-runtime:local)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     # Imported here: configure() must set Airflow's environment before Airflow is imported.
     from kit.dagtools import runner
 
-    return runner.run(args.dag_id, args.date, retries=args.retries)
+    return runner.run(
+        args.dag_id, args.date, retries=args.retries, pods=args.pods, image=args.image
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 While `local_pods()` is active, KubernetesPodOperator.execute (which every kit DAG
 operator, GKEStartPodOperator included, inherits) builds the pod exactly as in
 production with build_pod_request_obj(), then runs its container as a local process
-(kit.dagtools.process) instead of creating the pod. on_kill and Ctrl-C stop every
+(kit.dagtools.process) or a Docker container of the runtime image (kit.dagtools.docker_pod)
+instead of creating the pod. on_kill and Ctrl-C stop every
 process, as deleting the pods would.
 
 Fan-out runs in parallel. dag.test() runs one task instance at a time, so the first
@@ -18,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -28,6 +29,8 @@ from kit.dagtools.process import LocalPod, LocalSettings, start_pod
 RESCHEDULE_AFTER = timedelta(seconds=1)
 
 Key = tuple[str, str, str, int, int]
+# How a pod starts: a local process (kit.dagtools.process) or a container (docker_pod).
+Starter = Callable[[Any, LocalSettings], LocalPod]
 
 
 class Registry:
@@ -36,6 +39,7 @@ class Registry:
     def __init__(self) -> None:
         self.pods: dict[Key, LocalPod] = {}
         self.settings: LocalSettings | None = None
+        self.start: Starter = start_pod
         self.interrupted = False
 
     def interrupt(self) -> None:
@@ -87,7 +91,7 @@ def _execute(self: Any, context: Any) -> None:
     if pod is None:
         # dry_run: the same pod, without asking a cluster whether we are inside it.
         request = self.build_pod_request_obj(context, dry_run=True)
-        pod = REGISTRY.pods[key] = start_pod(request, REGISTRY.settings)
+        pod = REGISTRY.pods[key] = REGISTRY.start(request, REGISTRY.settings)
         self.log.info("Pod %s runs locally (pid %d): %s", pod.name, pod.proc.pid, pod.argv)
         self.log.info("Its output is also in %s", pod.log_path)
     if persist_link := getattr(self, "_persist_pod_link", None):
@@ -101,7 +105,7 @@ def _execute(self: Any, context: Any) -> None:
     if REGISTRY.interrupted:
         raise AirflowFailException(f"pod {pod.name}: the local run was interrupted")
     if code != 0:
-        reason = "exceeded activeDeadlineSeconds" if pod.timed_out else f"exited with code {code}"
+        reason = pod.exit_reason(code)
         raise AirflowException(f"pod {pod.name} (kit run, run id {pod.run_id}) {reason}")
 
 
@@ -120,8 +124,8 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def local_pods(settings: LocalSettings) -> Iterator[Registry]:
-    """Swap KubernetesPodOperator's execution for local processes; stop them all on exit."""
+def local_pods(settings: LocalSettings, start: Starter = start_pod) -> Iterator[Registry]:
+    """Swap KubernetesPodOperator's execution for local pods; stop them all on exit."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
     saved = KubernetesPodOperator.execute, KubernetesPodOperator.on_kill
@@ -130,6 +134,7 @@ def local_pods(settings: LocalSettings) -> Iterator[Registry]:
     if previous_sigint is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
     REGISTRY.settings, REGISTRY.interrupted, REGISTRY.pods = settings, False, {}
+    REGISTRY.start = start
     KubernetesPodOperator.execute = _execute
     KubernetesPodOperator.on_kill = _on_kill
     try:

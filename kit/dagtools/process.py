@@ -1,7 +1,7 @@
 """A pod's container, as a local process in the notebook environment.
 
 The command's `kit` resolves to the notebook environment's console script (the image's
-_entrypoint.sh, micromamba activation, is dropped). The process gets the pod's rendered
+init, `tini --`, is dropped). The process gets the pod's rendered
 environment plus the developer's emulator and KIT_* variables, its own process group
 (stopping it stops its kernel too) and its own working directory with container.log.
 Only the standard library: Airflow objects (V1Pod) are only read.
@@ -89,6 +89,10 @@ class LocalPod:
         ref = self.argv[self.argv.index("run") + 1] if "run" in self.argv[1:2] else ""
         return ref.split("@")[0]
 
+    def exit_reason(self, code: int) -> str:
+        """Why the pod failed, for the task's error."""
+        return "exceeded activeDeadlineSeconds" if self.timed_out else f"exited with code {code}"
+
     def terminate(self) -> None:
         """SIGTERM the process group (kit run and its kernel), as deleting the pod would."""
         if self.proc.poll() is None:
@@ -153,16 +157,16 @@ def local_argv(container: Any, notebook_bin: Path) -> list[str]:
         raise LocalPodError(
             f"the pod's command {command!r} does not run kit; only `kit ...` pods run locally"
         )
-    # Everything before `kit` is the image's activation wrapper (_entrypoint.sh).
+    # Everything before `kit` is the image's init (tini --).
     return [str(notebook_bin / "kit"), *command[command.index("kit") + 1 :]]
 
 
-def _field_ref(pod: Any, path: str) -> str:
-    """The downward API, answered for a local process."""
+def downward_api(name: str, namespace: str, service_account: str, path: str) -> str:
+    """A downward API fieldRef, answered for a pod that runs on this machine."""
     values = {
-        "metadata.name": pod.metadata.name,
-        "metadata.namespace": pod.metadata.namespace,
-        "spec.serviceAccountName": pod.spec.service_account_name,
+        "metadata.name": name,
+        "metadata.namespace": namespace,
+        "spec.serviceAccountName": service_account,
         "spec.nodeName": "localhost",
         "status.podIP": "127.0.0.1",
         "status.hostIP": "127.0.0.1",
@@ -170,22 +174,33 @@ def _field_ref(pod: Any, path: str) -> str:
     return str(values.get(path) or "")
 
 
+def developer_vars(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a locally run pod gets from the developer: the emulator and KIT_* settings."""
+    env = {
+        key: value
+        for key, value in environ.items()
+        if (key in PASSTHROUGH or key.startswith("KIT_")) and key not in POD_ONLY
+    }
+    if "STORAGE_EMULATOR_HOST" in env:
+        # gcsfs otherwise probes the emulator for gRPC and stalls every run.
+        env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    return env
+
+
 def local_env(pod: Any, container: Any, environ: Mapping[str, str]) -> dict[str, str]:
     """The pod's environment, plus what the local process needs to reach local services."""
     env = {k: environ[k] for k in SYSTEM_VARS if k in environ}
     env.update(IMAGE_ENV)
+    meta = pod.metadata
     for var in container.env or []:
         if var.value is not None:
             env[var.name] = var.value
         elif var.value_from is not None and var.value_from.field_ref is not None:
-            env[var.name] = _field_ref(pod, var.value_from.field_ref.field_path)
-    for key, value in environ.items():
-        if (key in PASSTHROUGH or key.startswith("KIT_")) and key not in POD_ONLY:
-            env[key] = value
-    if "STORAGE_EMULATOR_HOST" in env:
-        # gcsfs otherwise probes the emulator for gRPC and stalls every run.
-        env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-    env["HOSTNAME"] = pod.metadata.name
+            path = var.value_from.field_ref.field_path
+            account = pod.spec.service_account_name
+            env[var.name] = downward_api(meta.name, meta.namespace, account, path)
+    env.update(developer_vars(environ))
+    env["HOSTNAME"] = meta.name
     return env
 
 

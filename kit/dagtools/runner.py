@@ -7,6 +7,7 @@ is imported, since Airflow reads its configuration at import.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -17,8 +18,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
 
-from kit.dagtools.local_pod import local_pods
-from kit.dagtools.process import LocalPod, LocalSettings
+from kit.dagtools import docker_pod
+from kit.dagtools.local_pod import Starter, local_pods
+from kit.dagtools.process import LocalPod, LocalPodError, LocalSettings, start_pod
 from kit.run_contract import OUTPUT_FILE, run_url
 
 STAMP = ".kit-db-migrated"
@@ -129,10 +131,30 @@ def summary(dag_run: Any, pods: dict[Any, LocalPod], out: TextIO) -> None:
         )
 
 
+def starter(pods: str, image: str | None) -> Starter:
+    """How each pod runs: a local process, or a container of the locally built image."""
+    if pods == "process":
+        return start_pod
+    image = image or docker_pod.DEFAULT_IMAGE
+    try:
+        docker_pod.check_image(image)
+    except (LocalPodError, OSError) as exc:
+        print(f"kit: error: --pods docker: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return functools.partial(docker_pod.start_pod, image=image)
+
+
 def run(
-    dag_id: str, date: str | None = None, *, retries: bool = False, out: TextIO = sys.stdout
+    dag_id: str,
+    date: str | None = None,
+    *,
+    retries: bool = False,
+    pods: str = "process",
+    image: str | None = None,
+    out: TextIO = sys.stdout,
 ) -> int:
     """Run one DAG run locally; 0 when it succeeded, 1 when it failed."""
+    start = starter(pods, image)
     paths = configure()
     ensure_db(paths)
     logical_date = parse_date(date)
@@ -144,7 +166,7 @@ def run(
     settings = LocalSettings(
         notebook_bin=paths.notebook_bin, work_dir=paths.airflow_home / "local-pods"
     )
-    with local_pods(settings) as registry:
+    with local_pods(settings, start) as registry:
         kwargs = {} if logical_date is None else {"logical_date": logical_date}
         dag_run = dag.test(**kwargs)
     # After local_pods() has stopped and reaped every process: exit codes are final.

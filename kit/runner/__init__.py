@@ -70,32 +70,32 @@ def run(
         raise UsageError(f"invalid --run-id {run_id!r} (letters, digits, '.', '_', '-'; max 128)")
     if timeout is not None and timeout <= 0:
         raise UsageError(f"--timeout must be positive, got {timeout:g}")
-    source = load_source(settings, ref)
-    where = f"{source.name}@{source.version}"
-    parameters = resolve_parameters(source.schema, cli_params, params_json, where)
-
-    bucket = settings.outputs_bucket
-    run_dir = contract.runs_prefix(bucket, source.name, run_id)
-    if OUTPUT_PREFIX_PARAM in source.schema and OUTPUT_PREFIX_PARAM not in parameters:
-        # Files the notebook writes land beside its executed copy.
-        parameters[OUTPUT_PREFIX_PARAM] = run_dir
-    if grace is None:
-        grace = float(os.environ.get("KIT_GRACE_SECONDS", "30"))
-    started = datetime.now(UTC)
-    store = storage_for(run_dir, retry_deadline=settings.retry_deadline)
-    writer = OutputWriter(
-        store,
-        contract.run_url(bucket, source.name, run_id, contract.OUTPUT_FILE),
-        contract.output_metadata(started, timeout, grace, source.version),
-    )
-    report = reporter(progress, settings.log_format) if progress is not None else None
-    watch = CellWatch(report, log_output=log_output)
-    kernel_env = {**os.environ, "KIT_RUN_ID": run_id}
-    if kernel_env.get("STORAGE_EMULATOR_HOST"):
-        # The kernel's gcsfs would otherwise probe the emulator for gRPC for minutes.
-        kernel_env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
     with StopSignal().on_signals() as stop:
-        # From here on a SIGTERM still ends with a record, however early it comes.
+        # Before any I/O: from here on a SIGTERM ends with a record, however early it comes.
+        source = load_source(settings, ref)
+        where = f"{source.name}@{source.version}"
+        parameters = resolve_parameters(source.schema, cli_params, params_json, where)
+
+        bucket = settings.outputs_bucket
+        run_dir = contract.runs_prefix(bucket, source.name, run_id)
+        if OUTPUT_PREFIX_PARAM in source.schema and OUTPUT_PREFIX_PARAM not in parameters:
+            # Files the notebook writes land beside its executed copy.
+            parameters[OUTPUT_PREFIX_PARAM] = run_dir
+        if grace is None:
+            grace = float(os.environ.get("KIT_GRACE_SECONDS", "30"))
+        started = datetime.now(UTC)
+        store = storage_for(run_dir, retry_deadline=settings.retry_deadline)
+        writer = OutputWriter(
+            store,
+            contract.run_url(bucket, source.name, run_id, contract.OUTPUT_FILE),
+            contract.output_metadata(started, timeout, grace, source.version),
+        )
+        report = reporter(progress, settings.log_format) if progress is not None else None
+        watch = CellWatch(report, log_output=log_output)
+        kernel_env = {**os.environ, "KIT_RUN_ID": run_id}
+        if kernel_env.get("STORAGE_EMULATOR_HOST"):
+            # The kernel's gcsfs would otherwise probe the emulator for gRPC for minutes.
+            kernel_env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
         session = Session(source.notebook, source.url, kernel_env, watch)
         session.start()  # the kernel boots while we claim the output and load papermill
         try:

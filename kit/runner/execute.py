@@ -41,6 +41,8 @@ UNUSED_IMPORTS = (
     "uri_template",
     "webcolors",
 )
+# What stops a run: SIGTERM (the pod is deleted or evicted) and SIGINT (Ctrl-C).
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
 
 def block_unused_imports() -> None:
@@ -77,7 +79,11 @@ class StopSignal:
 
     @contextmanager
     def on_signals(self) -> Iterator[StopSignal]:
-        """Turn SIGTERM/SIGINT into a stop for the duration (main thread only)."""
+        """Turn SIGTERM/SIGINT into a stop for the duration (main thread only).
+
+        A signal that `kit run` held back until now (kit.cli.main blocks them from its
+        start) is delivered as soon as the handler is in place.
+        """
 
         def handler(signum: int, _frame: FrameType | None) -> None:
             self.set("killed")
@@ -85,7 +91,8 @@ class StopSignal:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
-        previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+        previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         try:
             yield self
         finally:

@@ -45,3 +45,20 @@ def test_unpinned_requirement_is_refused(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert f"{spec}: 'pandas>=2' is not pinned exactly" in result.stderr
+
+
+def test_laptop_only_tools_stay_out_of_environment_yml_and_move_no_pin() -> None:
+    """requirements/lab.txt (JupyterLab, ...) is .venv-only: none of its packages is in
+    environment.yml (so none is in the image), and what .venv has of it is what it pins."""
+    lab = {
+        envcheck.canonical(name): version
+        for line in (ROOT / "requirements" / "lab.txt").read_text().splitlines()
+        if not line.startswith("#")
+        for name, version in [line.split("==")]
+    }
+    pins = envcheck.read_pins(ROOT / "environment.yml")
+    assert {"jupyterlab", "nbdime", "nbconvert"} <= lab.keys()
+    assert not lab.keys() & pins.keys()
+    from importlib import metadata
+
+    assert {name: metadata.version(name) for name in lab} == lab

@@ -15,8 +15,8 @@ def test_pod_command_resolves_to_the_notebook_environment() -> None:
 
     from kit.dagtools.process import local_argv
 
-    # Everything after the image's _entrypoint.sh (micromamba activation) is `kit run`.
-    assert COMMAND[0] == "/usr/local/bin/_entrypoint.sh"
+    # Everything after the image's init (tini --) is `kit run`.
+    assert COMMAND[:2] == ["/opt/conda/bin/tini", "--"]
     argv = local_argv(SimpleNamespace(command=COMMAND, args=["x@latest"]), NOTEBOOK_BIN)
     assert argv == [str(NOTEBOOK_BIN / "kit"), "run", "x@latest"]
     kit = Path(argv[0])

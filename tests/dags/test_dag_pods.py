@@ -54,7 +54,7 @@ def test_container_runs_kit_with_each_value_as_one_argument(
         for index, (pod, _) in pods.items():
             container = pod.spec.containers[0]
             assert container.image == config.settings.image
-            assert container.command == COMMAND == ["/usr/local/bin/_entrypoint.sh", "kit", "run"]
+            assert container.command == COMMAND == ["/opt/conda/bin/tini", "--", "kit", "run"]
             args = container.args
             assert args[:2] == [f"{notebook.name}@{notebook.version}", "--run-id"]
             assert RUN_ID_RE.fullmatch(args[2]), args[2]
