@@ -1,8 +1,11 @@
 # Two set-up commands (see README.md): `make demo` and `make test`.
 # Everything they need is installed by the rules below, from pinned files:
 #   .kit/tools      bootstrap venv holding uv (from PyPI)
-#   .venv           the notebook environment = environment.yml (+ dev tooling)
-#   .venv-airflow   the Airflow environment = requirements/airflow.txt (+ test tooling)
+#   .venv               the notebook environment = environment.yml (+ dev tooling)
+#   .venv-airflow       the Airflow 2.11 environment = requirements/airflow-2.11.txt (default)
+#   .venv-airflow-3.2   the Airflow 3.2 environment = requirements/airflow-3.2.txt
+#   .venv-airflow-3.3   the Airflow 3.3 environment = requirements/airflow-3.3.txt
+# (each Airflow environment + requirements/airflow-dev.in, its test tooling)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -12,9 +15,14 @@ UV_VERSION := 0.13.9
 TOOLS := .kit/tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
-AIRFLOW_VENV := .venv-airflow
+# The Airflow versions kit runs on (kit/dagtools/versions.py lists the same, for `kit dag
+# test --airflow`); the first one is the default environment, .venv-airflow.
+AIRFLOW_VERSIONS := 2.11 3.2 3.3
+AIRFLOW_DEFAULT := $(firstword $(AIRFLOW_VERSIONS))
+af_venv = .venv-airflow$(if $(filter $(AIRFLOW_DEFAULT),$(1)),,-$(1))
+AIRFLOW_VENV := $(call af_venv,$(AIRFLOW_DEFAULT))
 NB_STAMP := $(VENV)/.kit-installed
-AF_STAMP := $(AIRFLOW_VENV)/.kit-installed
+AF_STAMPS := $(foreach v,$(AIRFLOW_VERSIONS),$(call af_venv,$(v))/.kit-installed)
 export UV_CACHE_DIR ?= $(CURDIR)/.kit/uv-cache
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT := false
 
@@ -40,19 +48,24 @@ $(NB_STAMP): .kit/notebook-requirements.txt requirements/dev.txt pyproject.toml 
 	$(UV) pip install --quiet --python $(VENV) --no-deps -e .
 	touch $@
 
-$(AF_STAMP): requirements/airflow.txt requirements/airflow-dev.in pyproject.toml | $(UV)
-	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(AIRFLOW_VENV)
-	$(UV) pip install --quiet --python $(AIRFLOW_VENV) -r requirements/airflow.txt -r requirements/airflow-dev.in -c requirements/airflow.txt
+# One rule per Airflow version; all of them share the uv cache (UV_CACHE_DIR).
+define airflow_env
+$(call af_venv,$(1))/.kit-installed: requirements/airflow-$(1).txt requirements/airflow-dev.in pyproject.toml | $$(UV)
+	# --clear: a changed Airflow version must not leave the previous one's packages behind.
+	$$(UV) venv --quiet --clear --python $$(PYTHON) $(call af_venv,$(1))
+	$$(UV) pip install --quiet --python $(call af_venv,$(1)) -r requirements/airflow-$(1).txt -r requirements/airflow-dev.in -c requirements/airflow-$(1).txt
 	# kit itself, without dependencies: the Airflow side uses only its stdlib-only modules.
-	$(UV) pip install --quiet --python $(AIRFLOW_VENV) --no-deps -e .
-	touch $@
+	$$(UV) pip install --quiet --python $(call af_venv,$(1)) --no-deps -e .
+	touch $$@
+endef
+$(foreach v,$(AIRFLOW_VERSIONS),$(eval $(call airflow_env,$(v))))
 
 # Debian's chromium for the review-page browser tests (Playwright drives it; no download).
 BROWSER := /usr/bin/chromium
 $(BROWSER):
 	bash scripts/install_browser.sh
 
-env: $(NB_STAMP) $(AF_STAMP)
+env: $(NB_STAMP) $(AF_STAMPS)
 
 demo: env
 	$(VENV)/bin/python scripts/demo.py
@@ -64,13 +77,17 @@ lint: $(NB_STAMP)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/lint-imports
 
-typecheck: $(NB_STAMP)
+# kit/ in the notebook environment; dags/ where it runs, in the default Airflow environment.
+typecheck: $(NB_STAMP) $(AIRFLOW_VENV)/.kit-installed
 	$(VENV)/bin/mypy
+	$(AIRFLOW_VENV)/bin/mypy --cache-dir .mypy_cache/dags dags
 
-# Two runs, one per environment: tests/dags runs where the DAGs run (Airflow, no notebook deps).
+# One run per environment: tests/dags runs where the DAGs run (Airflow, no notebook deps),
+# once on each Airflow version, one after another.
 pytest: env $(BROWSER)
 	$(VENV)/bin/python -m pytest -q
-	if [ -d tests/dags ]; then $(AIRFLOW_VENV)/bin/python -m pytest -q tests/dags; fi
+	$(foreach v,$(AIRFLOW_VERSIONS),echo "tests/dags on Airflow $(v):" && $(call af_venv,$(v))/bin/python -m pytest -q tests/dags
+	)
 
 test: lint typecheck pytest
 
@@ -91,4 +108,4 @@ dev-down: $(NB_STAMP)
 
 clean:
 	-$(VENV)/bin/kit dev down 2>/dev/null
-	rm -rf $(VENV) $(AIRFLOW_VENV) .kit
+	rm -rf $(VENV) $(foreach v,$(AIRFLOW_VERSIONS),$(call af_venv,$(v))) .kit

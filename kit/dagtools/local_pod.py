@@ -30,6 +30,21 @@ RESCHEDULE_AFTER = timedelta(seconds=1)
 Key = tuple[str, str, str, int, int]
 
 
+class NoCluster:
+    """What build_pod_request_obj() asks the operator's Kubernetes hook, answered without a
+    cluster. Set as the operator's `hook` (which shadows the cached property), so that the
+    pod request is built on every cncf-kubernetes version; newer ones can instead skip the
+    cluster with build_pod_request_obj(dry_run=True), which Composer's 10.14 lacks."""
+
+    is_in_cluster = False
+
+    def get_namespace(self) -> None:
+        """No namespace from a kubeconfig: the operator's own `namespace` applies."""
+
+
+NO_CLUSTER = NoCluster()
+
+
 class Registry:
     """The stand-in pods of this process, by task instance attempt."""
 
@@ -64,9 +79,10 @@ def _slots_taken(key: Key) -> int:
     return sum(1 for k, p in REGISTRY.pods.items() if k[:3] == key[:3] and p.proc.poll() is None)
 
 
-def _execute(self: Any, context: Any) -> None:
-    """KubernetesPodOperator.execute, locally: start or await the stand-in process."""
-    from airflow.sdk.exceptions import (
+def _execute(self: Any, context: Any, **_sentinel: Any) -> None:
+    """KubernetesPodOperator.execute, locally: start or await the stand-in process.
+    (Airflow 2 also passes a keyword sentinel meant for Airflow's own wrapper of execute.)"""
+    from kit.dagtools.airflow_compat import (
         AirflowException,
         AirflowFailException,
         AirflowRescheduleException,
@@ -85,8 +101,9 @@ def _execute(self: Any, context: Any) -> None:
     # Let dag.test() start the sibling items of a fan-out before anyone waits.
     reschedule = pod is None and ti.map_index >= 0
     if pod is None:
-        # dry_run: the same pod, without asking a cluster whether we are inside it.
-        request = self.build_pod_request_obj(context, dry_run=True)
+        # The same pod, without asking a cluster whether we are inside it.
+        self.hook = NO_CLUSTER
+        request = self.build_pod_request_obj(context)
         pod = REGISTRY.pods[key] = start_pod(request, REGISTRY.settings)
         self.log.info("Pod %s runs locally (pid %d): %s", pod.name, pod.proc.pid, pod.argv)
         self.log.info("Its output is also in %s", pod.log_path)

@@ -26,6 +26,7 @@ def _local_run(
     from kit_dag_config import load_config
     from kit_dag_factory import build_dags
 
+    from kit.dagtools.airflow_compat import run_dag_test
     from kit.dagtools.local_pod import local_pods
     from kit.dagtools.process import LocalSettings
 
@@ -33,7 +34,7 @@ def _local_run(
     settings = LocalSettings(notebook_bin=fake_kit, work_dir=work_dir, environ=environ)
     started = time.monotonic()
     with local_pods(settings):
-        dag_run = dag.test(logical_date=DATE)
+        dag_run = run_dag_test(dag, DATE)
     return str(dag_run.state), time.monotonic() - started
 
 

@@ -62,8 +62,7 @@ def test_container_runs_kit_with_each_value_as_one_argument(
             run_ids.add(args[2])
             assert args[3:5] == ["--timeout", str(notebook.timeout)]
             pairs = args[5:]
-            params = dict(notebook.params)
-            params.update(notebook.fan_out[index] if index >= 0 else ())
+            params = {**notebook.params, **(notebook.fan_out[index] if index >= 0 else {})}
             assert len(pairs) == 3 * len(params)
             rendered_params = {pairs[i + 1]: pairs[i + 2] for i in range(0, len(pairs), 3)}
             assert all(pairs[i] == "-p" for i in range(0, len(pairs), 3))
@@ -119,8 +118,8 @@ def test_resources_identity_and_labels(rendered: dict[str, Any], config: Any) ->
         notebook = _notebook(config, dag_id)
         for pod, _ in pods.values():
             resources = pod.spec.containers[0].resources
-            assert resources.requests == notebook.resources["requests"]
-            assert resources.limits == notebook.resources["limits"]
+            assert resources.requests == notebook.resources.requests
+            assert resources.limits == notebook.resources.limits
             assert pod.spec.service_account_name == config.cluster.service_account == "kit-runner"
             assert pod.metadata.namespace == config.cluster.namespace
             assert pod.spec.restart_policy == "Never"
@@ -151,9 +150,7 @@ def test_operator_settings(rendered: dict[str, Any], config: Any) -> None:
             assert operator.get_logs is True
             assert operator.log_events_on_failure is True
             assert operator.on_finish_action.value == "delete_pod"
-            assert operator.on_kill_action.value == "delete_pod"
             assert operator.retries == notebook.retries == 2
-            assert operator.retry_exponential_backoff == 2.0
             assert operator.max_retry_delay == timedelta(hours=1)
             assert operator.execution_timeout == timedelta(seconds=3600 + 300 + 900 + 60)
             assert operator.owner == "data-science"
