@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,26 @@ def render(dag: Any, logical_date: datetime) -> dict[int, tuple[Any, Any]]:
         dag_run = run_dag_test(dag, logical_date)
     assert str(dag_run.state).endswith("success"), dag_run.state
     return seen
+
+
+def retry_delays(operator: Any, tries: int = 4) -> list[float]:
+    """Seconds Airflow waits before each retry of this operator's task, tries 1..N, as
+    TaskInstance.next_retry_datetime() computes them (backoff, jitter and cap included)."""
+    import inspect
+    import uuid
+
+    from airflow.models.taskinstance import TaskInstance
+
+    # Airflow 3 ties a task instance to a DAG version; any id does for this computation.
+    needs_version = "dag_version_id" in inspect.signature(TaskInstance.__init__).parameters
+    extra = {"dag_version_id": uuid.uuid4()} if needs_version else {}
+    ti = TaskInstance(operator, run_id="r", **extra)
+    ended = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
+    delays = []
+    for attempt in range(1, tries + 1):
+        ti.try_number, ti.end_date = attempt, ended
+        delays.append((ti.next_retry_datetime() - ended).total_seconds())
+    return delays
 
 
 def run_cli(argv: list[str], env: dict[str, str], timeout: float = 900) -> str:

@@ -133,3 +133,19 @@ def test_helpers_are_ignored_as_dag_files() -> None:
     ignored = {line for line in lines if line and not line.startswith("#")}
     helpers = {p.name for p in DAGS.glob("*.py")} - {"kit_notebooks.py"}
     assert helpers == ignored
+
+
+def test_catchup_is_a_setting(tmp_path: Path) -> None:
+    from dag_helpers import BASE_CONFIG
+    from kit_dag_config import load_config
+    from kit_dag_factory import build_dags
+
+    path = tmp_path / "notebooks.yaml"
+    path.write_text(
+        BASE_CONFIG.replace("retry_delay: 1s", "retry_delay: 1s\n  catchup: true")
+        + "  - {name: backfilled, schedule: '@daily'}\n"
+        + "  - {name: current, schedule: '@daily', catchup: false}\n"
+    )
+    dags = build_dags(load_config(path, environ={}))
+    assert dags["kit_backfilled"].catchup is True
+    assert dags["kit_current"].catchup is False

@@ -156,6 +156,21 @@ def test_operator_settings(rendered: dict[str, Any], config: Any) -> None:
             assert operator.owner == "data-science"
 
 
+def test_retry_delay_doubles_up_to_max_retry_delay(rendered: dict[str, Any]) -> None:
+    from dag_helpers import retry_delays
+
+    for pods in rendered.values():
+        for _, operator in pods.values():
+            base = operator.retry_delay.total_seconds()
+            cap = operator.max_retry_delay.total_seconds()
+            delays = retry_delays(operator, tries=6)
+            for attempt, delay in enumerate(delays, start=1):
+                # Airflow adds a deterministic jitter of up to one more backoff step.
+                low = base * 2 ** (attempt - 1)
+                assert min(low, cap) <= delay <= min(2 * low, cap), (attempt, delays)
+            assert delays[-1] == cap
+
+
 def test_pods_pass_strict_kubernetes_validation(rendered: dict[str, Any]) -> None:
     from kubernetes.client import ApiClient
 
