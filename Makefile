@@ -84,10 +84,14 @@ typecheck: $(NB_STAMP) $(AIRFLOW_VENV)/.kit-installed
 
 # One run per environment: tests/dags runs where the DAGs run (Airflow, no notebook deps),
 # once on each Airflow version, one after another.
+define dag_tests
+	@echo "tests/dags on Airflow $(1):"
+	$(call af_venv,$(1))/bin/python -m pytest -q tests/dags
+
+endef
 pytest: env $(BROWSER)
 	$(VENV)/bin/python -m pytest -q
-	$(foreach v,$(AIRFLOW_VERSIONS),echo "tests/dags on Airflow $(v):" && $(call af_venv,$(v))/bin/python -m pytest -q tests/dags
-	)
+	$(foreach v,$(AIRFLOW_VERSIONS),$(call dag_tests,$(v)))
 
 test: lint typecheck pytest
 

@@ -16,6 +16,7 @@ task up again. The DAG file is untouched; only the operator's execution is swapp
 from __future__ import annotations
 
 import contextlib
+import copy
 import signal
 import threading
 from collections.abc import Iterator
@@ -136,12 +137,31 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
     REGISTRY.interrupt()
 
 
+def _own_env_vars(render: Any) -> Any:
+    """KubernetesPodOperator.render_template_fields, rendering a copy of env_vars.
+
+    dag.test() runs every attempt in this one process. cncf-kubernetes 10.14 (Composer's)
+    turns env_vars into V1EnvVar objects once, in __init__, and renders them in place, so a
+    retry would run with the first attempt's values (AIRFLOW_CTX_TRY_NUMBER=1); 10.25 keeps
+    the templates. A worker runs each attempt in a fresh process, as this copy does."""
+
+    def render_template_fields(self: Any, context: Any, jinja_env: Any = None) -> Any:
+        self.env_vars = copy.deepcopy(self.env_vars)
+        return render(self, context, jinja_env)
+
+    return render_template_fields
+
+
 @contextlib.contextmanager
 def local_pods(settings: LocalSettings) -> Iterator[Registry]:
     """Swap KubernetesPodOperator's execution for local processes; stop them all on exit."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-    saved = KubernetesPodOperator.execute, KubernetesPodOperator.on_kill
+    saved = (
+        KubernetesPodOperator.execute,
+        KubernetesPodOperator.on_kill,
+        KubernetesPodOperator.render_template_fields,
+    )
     in_main = threading.current_thread() is threading.main_thread()
     previous_sigint = signal.getsignal(signal.SIGINT) if in_main else None
     if previous_sigint is signal.default_int_handler:
@@ -149,10 +169,15 @@ def local_pods(settings: LocalSettings) -> Iterator[Registry]:
     REGISTRY.settings, REGISTRY.interrupted, REGISTRY.pods = settings, False, {}
     KubernetesPodOperator.execute = _execute
     KubernetesPodOperator.on_kill = _on_kill
+    KubernetesPodOperator.render_template_fields = _own_env_vars(saved[2])
     try:
         yield REGISTRY
     finally:
-        KubernetesPodOperator.execute, KubernetesPodOperator.on_kill = saved
+        (
+            KubernetesPodOperator.execute,
+            KubernetesPodOperator.on_kill,
+            KubernetesPodOperator.render_template_fields,
+        ) = saved
         if previous_sigint is signal.default_int_handler:
             signal.signal(signal.SIGINT, previous_sigint)
         REGISTRY.kill_all()
