@@ -1,10 +1,13 @@
 # Two set-up commands (see README.md): `make demo` and `make test`.
 # Everything they need is installed by the rules below, from pinned files:
 #   .kit/tools      bootstrap venv holding uv (from PyPI)
-#   .venv           the notebook environment = environment.yml (+ lab tools, dev tooling)
-#   .venv-airflow   the Airflow environment = requirements/airflow.txt (+ test tooling)
-#   kit-runtime:local  the runtime image (image/Dockerfile), built with Docker on a local
-#                      stand-in base (scripts/image.py installs and starts the engine if need be)
+#   .venv               the notebook environment = environment.yml (+ lab tools, dev tooling)
+#   .venv-airflow       the Airflow 2.11 environment = requirements/airflow-2.11.txt (default)
+#   .venv-airflow-3.2   the Airflow 3.2 environment = requirements/airflow-3.2.txt
+#   .venv-airflow-3.3   the Airflow 3.3 environment = requirements/airflow-3.3.txt
+# (each Airflow environment + requirements/airflow-dev.in, its test tooling)
+#   kit-runtime:local   the runtime image (image/Dockerfile), built with Docker on a local
+#                       stand-in base (scripts/image.py installs and starts the engine if need be)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -14,9 +17,14 @@ UV_VERSION := 0.13.9
 TOOLS := .kit/tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
-AIRFLOW_VENV := .venv-airflow
+# The Airflow versions kit runs on (kit/dagtools/versions.py lists the same, for `kit dag
+# test --airflow`); the first one is the default environment, .venv-airflow.
+AIRFLOW_VERSIONS := 2.11 3.2 3.3
+AIRFLOW_DEFAULT := $(firstword $(AIRFLOW_VERSIONS))
+af_venv = .venv-airflow$(if $(filter $(AIRFLOW_DEFAULT),$(1)),,-$(1))
+AIRFLOW_VENV := $(call af_venv,$(AIRFLOW_DEFAULT))
 NB_STAMP := $(VENV)/.kit-installed
-AF_STAMP := $(AIRFLOW_VENV)/.kit-installed
+AF_STAMPS := $(foreach v,$(AIRFLOW_VERSIONS),$(call af_venv,$(v))/.kit-installed)
 export UV_CACHE_DIR ?= $(CURDIR)/.kit/uv-cache
 export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT := false
 
@@ -48,19 +56,24 @@ $(NB_STAMP): .kit/notebook-requirements.txt requirements/lab.txt requirements/de
 	$(UV) pip install --quiet --python $(VENV) --no-deps -e .
 	touch $@
 
-$(AF_STAMP): requirements/airflow.txt requirements/airflow-dev.in pyproject.toml | $(UV)
-	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(AIRFLOW_VENV)
-	$(UV) pip install --quiet --python $(AIRFLOW_VENV) -r requirements/airflow.txt -r requirements/airflow-dev.in -c requirements/airflow.txt
+# One rule per Airflow version; all of them share the uv cache (UV_CACHE_DIR).
+define airflow_env
+$(call af_venv,$(1))/.kit-installed: requirements/airflow-$(1).txt requirements/airflow-dev.in pyproject.toml | $$(UV)
+	# --clear: a changed Airflow version must not leave the previous one's packages behind.
+	$$(UV) venv --quiet --clear --python $$(PYTHON) $(call af_venv,$(1))
+	$$(UV) pip install --quiet --python $(call af_venv,$(1)) -r requirements/airflow-$(1).txt -r requirements/airflow-dev.in -c requirements/airflow-$(1).txt
 	# kit itself, without dependencies: the Airflow side uses only its stdlib-only modules.
-	$(UV) pip install --quiet --python $(AIRFLOW_VENV) --no-deps -e .
-	touch $@
+	$$(UV) pip install --quiet --python $(call af_venv,$(1)) --no-deps -e .
+	touch $$@
+endef
+$(foreach v,$(AIRFLOW_VERSIONS),$(eval $(call airflow_env,$(v))))
 
 # Debian's chromium for the review-page browser tests (Playwright drives it; no download).
 BROWSER := /usr/bin/chromium
 $(BROWSER):
 	bash scripts/install_browser.sh
 
-env: $(NB_STAMP) $(AF_STAMP)
+env: $(NB_STAMP) $(AF_STAMPS)
 
 demo: env
 	$(VENV)/bin/python scripts/demo.py
@@ -72,8 +85,10 @@ lint: $(NB_STAMP)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/lint-imports
 
-typecheck: $(NB_STAMP)
+# kit/ in the notebook environment; dags/ where it runs, in the default Airflow environment.
+typecheck: $(NB_STAMP) $(AIRFLOW_VENV)/.kit-installed
 	$(VENV)/bin/mypy
+	$(AIRFLOW_VENV)/bin/mypy --cache-dir .mypy_cache/dags dags
 
 # The runtime image, on a stand-in base made from Debian's packages (no registry here).
 image:
@@ -85,10 +100,16 @@ image-for-tests:
 	$(PYTHON) scripts/image.py build --tag $(IMAGE) || { code=$$?; \
 		[ $$code = 3 ] && [ "$${CI:-}" != true ] || exit $$code; }
 
-# Two runs, one per environment: tests/dags runs where the DAGs run (Airflow, no notebook deps).
+# One run per environment: tests/dags runs where the DAGs run (Airflow, no notebook deps),
+# once on each Airflow version, one after another.
+define dag_tests
+	@echo "tests/dags on Airflow $(1):"
+	$(call af_venv,$(1))/bin/python -m pytest -q tests/dags
+
+endef
 pytest: env $(BROWSER) image-for-tests
 	RUNTIME_IMAGE=$(IMAGE) $(VENV)/bin/python -m pytest -q
-	if [ -d tests/dags ]; then $(AIRFLOW_VENV)/bin/python -m pytest -q tests/dags; fi
+	$(foreach v,$(AIRFLOW_VERSIONS),$(call dag_tests,$(v)))
 
 test: lint typecheck pytest
 
@@ -109,4 +130,4 @@ dev-down: $(NB_STAMP)
 
 clean:
 	-$(VENV)/bin/kit dev down 2>/dev/null
-	rm -rf $(VENV) $(AIRFLOW_VENV) .kit
+	rm -rf $(VENV) $(foreach v,$(AIRFLOW_VERSIONS),$(call af_venv,$(v))) .kit

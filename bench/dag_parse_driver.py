@@ -1,12 +1,15 @@
-"""Measurement 3's driver, run by the Airflow environment's python (stdlib + Airflow only).
+"""Measurement 3's driver, run by an Airflow environment's python (stdlib, Airflow, kit's dags/).
 
-    .venv-airflow/bin/python bench/dag_parse_driver.py SPEC_JSON
+    .venv-airflow[-X.Y]/bin/python bench/dag_parse_driver.py SPEC_JSON
 
-Imports Airflow and the providers first and times that (the DAG processor pays it once),
-then parses the DAG folder in a fork per parse, as Airflow 3's DAG processor does: each
-parse starts from a process that has Airflow imported but none of the DAG's own modules.
-SPEC: {"dags": folder, "dag_file": its DAG file, "configs": {"1": yaml, ...}, "reps": n,
-"preimport": "providers" | "processor", "profile": "100" or null, "out": result file}.
+Imports Airflow and what Airflow's DAG processor imports before it parses a file (the
+`airflow.*` modules the DAG file names, parsing_pre_import_modules), then parses each DAG
+folder in a fork per parse: each parse starts from a process that has Airflow imported
+but none of the DAG's own modules. Two folders are timed in the same run, alternating:
+dags/ with N notebooks.yaml entries, and a hand-written DAG file with the same DAGs and
+pod tasks (bench/hand_written_dags.py), checked first to define the same operators.
+SPEC: {"dags": folder, "dag_file": its DAG file, "configs": {"1": yaml, ...}, "hand": yaml
+for the hand-written file, "work": folder, "reps": n, "profile": "100" or null, "out": file}.
 Writes one JSON object to "out" (Airflow logs to stdout).
 """
 
@@ -19,15 +22,11 @@ import os
 import pstats
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-PROVIDER_MODULES = (
-    "airflow.sdk",
-    "airflow.providers.cncf.kubernetes.operators.pod",
-    "airflow.providers.google.cloud.operators.kubernetes_engine",
-    "kubernetes.client.models",
-    "yaml",
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+HAND = "hand"
 
 
 def _timed_import(modules: list[str]) -> float:
@@ -37,16 +36,21 @@ def _timed_import(modules: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def _parse(dags: str, config: str, profile: bool) -> dict[str, Any]:
-    """In the child: parse the folder once; seconds, DAG count, errors, optional profile."""
-    from airflow.dag_processing.dagbag import DagBag
+def _bag(folder: str, config: str | None) -> Any:
+    from kit.dagtools.airflow_compat import dag_bag
 
-    os.environ["KIT_DAGS_CONFIG"] = config
+    if config:
+        os.environ["KIT_DAGS_CONFIG"] = config
+    return dag_bag(Path(folder))
+
+
+def _parse(folder: str, config: str | None, profile: bool) -> dict[str, Any]:
+    """In the child: parse the folder once; seconds, DAG count, errors, optional profile."""
     profiler = cProfile.Profile() if profile else None
     start = time.perf_counter()
     if profiler:
         profiler.enable()
-    bag = DagBag(dag_folder=dags, bundle_path=None, bundle_name="dags-folder")
+    bag = _bag(folder, config)
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - start
@@ -65,13 +69,35 @@ def _parse(dags: str, config: str, profile: bool) -> dict[str, Any]:
     return result
 
 
-def _forked(dags: str, config: str, profile: bool = False) -> dict[str, Any]:
+def _same_dags(kit_folder: str, config: str, hand_folder: str) -> dict[str, Any]:
+    """In the child: the DAGs and operator arguments both folders define, compared."""
+    kit, hand = _bag(kit_folder, config), _bag(hand_folder, None)
+    problems = [f"import error in {f}" for f in (*kit.import_errors, *hand.import_errors)]
+    if sorted(kit.dags) != sorted(hand.dags):
+        problems.append(f"DAG ids differ: {sorted(kit.dags)[:3]}... vs {sorted(hand.dags)[:3]}...")
+    for dag_id in sorted(set(kit.dags) & set(hand.dags)):
+        a, b = kit.dags[dag_id], hand.dags[dag_id]
+        for attr in ("description", "doc_md", "start_date", "catchup", "max_active_runs", "tags"):
+            if getattr(a, attr) != getattr(b, attr):
+                problems.append(f"{dag_id}.{attr} differs")
+        [task_a], [task_b] = a.tasks, b.tasks
+        if not issubclass(task_a.operator_class, task_b.operator_class):
+            problems.append(f"{dag_id}: {task_a.operator_class} vs {task_b.operator_class}")
+        for key in sorted(set(task_a.partial_kwargs) | set(task_b.partial_kwargs)):
+            if task_a.partial_kwargs.get(key) != task_b.partial_kwargs.get(key):
+                problems.append(f"{dag_id}.{key} differs")
+        if task_a.expand_input.value != task_b.expand_input.value:
+            problems.append(f"{dag_id}: the fan-out's arguments differ")
+    return {"dags": len(kit.dags), "problems": problems[:20]}
+
+
+def _forked(job: Any, *args: Any) -> dict[str, Any]:
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read)
         try:
-            payload = json.dumps(_parse(dags, config, profile)).encode()
+            payload = json.dumps(job(*args), default=str).encode()
         except BaseException as exc:
             payload = json.dumps({"seconds": None, "dags": 0, "errors": {"": repr(exc)}}).encode()
         with os.fdopen(write, "wb") as out:
@@ -85,34 +111,41 @@ def _forked(dags: str, config: str, profile: bool = False) -> dict[str, Any]:
 
 
 def main(spec: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"preimport": spec["preimport"]}
-    out["import_airflow"] = _timed_import(["airflow"])
-    if spec["preimport"] == "providers":
-        out["import_providers"] = _timed_import(list(PROVIDER_MODULES))
-        out["preimported"] = ["airflow", *PROVIDER_MODULES]
-    else:
-        # What the DAG processor imports before forking: the airflow.* modules named in
-        # the DAG file itself (parsing_pre_import_modules).
-        from airflow.utils.file import iter_airflow_imports
+    from importlib import metadata
 
-        named = sorted(set(iter_airflow_imports(spec["dag_file"])))
-        out["import_providers"] = _timed_import(named)
-        out["preimported"] = ["airflow", *named]
-    _timed_import(["airflow.dag_processing.dagbag"])
-    sizes = list(spec["configs"])
-    runs: dict[str, list[dict[str, Any]]] = {n: [] for n in sizes}
+    out: dict[str, Any] = {"airflow": metadata.version("apache-airflow")}
+    out["import_airflow"] = _timed_import(["airflow"])
+    sys.path.insert(0, spec["dags"])
+    import hand_written_dags
+
+    hand_folder = Path(spec["work"]) / f"hand-written-{out['airflow']}"
+    hand_folder.mkdir(parents=True, exist_ok=True)
+    hand_file = hand_folder / "hand_written_dags_100.py"
+    out["hand_dags"] = _forked(
+        lambda: {"n": hand_written_dags.write(Path(spec["hand"]), hand_file)}
+    )
+    from airflow.utils.file import iter_airflow_imports
+
+    # What the DAG processor imports before parsing: its own modules, and the airflow.*
+    # modules that each DAG file names (both files here, so that neither is favoured).
+    named = {m for f in (spec["dag_file"], hand_file) for m in iter_airflow_imports(str(f))}
+    preimport = ["airflow.dag_processing.processor", *sorted(named), "kit.dagtools.airflow_compat"]
+    out["import_preimported"] = _timed_import(preimport)
+    out["preimported"] = ["airflow", *preimport]
+    out["same"] = _forked(_same_dags, spec["dags"], spec["configs"]["100"], str(hand_folder))
+    variants = {**{n: (spec["dags"], path) for n, path in spec["configs"].items()}}
+    variants[HAND] = (str(hand_folder), None)
+    names = list(variants)
+    runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     for rep in range(spec["reps"]):
-        shift = rep % len(sizes)
-        for n in sizes[shift:] + sizes[:shift]:
-            runs[n].append(_forked(spec["dags"], spec["configs"][n]))
-            print(
-                f"#3 {spec['preimport']} n={n} rep {rep + 1}: {runs[n][-1]['seconds']}",
-                file=sys.stderr,
-                flush=True,
-            )
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            folder, config = variants[name]
+            runs[name].append(_forked(_parse, folder, config, False))
+            print(f"#3 {name} rep {rep + 1}: {runs[name][-1]['seconds']}", file=sys.stderr)
     out["runs"] = runs
     if spec.get("profile"):
-        out["profile"] = _forked(spec["dags"], spec["configs"][spec["profile"]], profile=True)
+        out["profile"] = _forked(_parse, spec["dags"], spec["configs"][spec["profile"]], True)
     return out
 
 

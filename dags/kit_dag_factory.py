@@ -6,20 +6,23 @@ pods live in a separate GKE cluster, as Composer 3 requires) whose container run
 maps that task over parameter sets with dynamic task mapping: one pod per item.
 
 Imports: Airflow, its providers (the kubernetes client models are the KPO's own API
-types), the standard library and yaml only; nothing here reaches the network.
+types), the standard library, yaml and pydantic only; nothing here reaches the network.
+The Airflow names whose import path depends on the version come from kit_airflow_compat.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC, timedelta
-from functools import cache
+from functools import partial
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-from airflow.sdk import DAG, CronTriggerTimetable, timezone
+from airflow.providers.google.cloud.operators.kubernetes_engine import GKEStartPodOperator
+from kit_airflow_compat import DAG, DOUBLING_BACKOFF, CronTriggerTimetable, timezone
 from kit_dag_config import Cluster, Config, Notebook, Settings, load_config
-from kubernetes.client import models as k8s
+from kubernetes.client import Configuration
+from kubernetes.client import models as k8s_models
 
 # The image's ENTRYPOINT, spelled out so that the pod spec says what runs (and does not
 # silently change with the image): tini as PID 1 forwards SIGTERM to `kit run "$@"` from
@@ -36,6 +39,22 @@ RUN_ID = "{{ kit_run_id(dag_run, ti) }}"
 OUTPUT_ANNOTATION = "kit/output-url"
 CONSOLE_ANNOTATION = "kit/console-url"
 DAG_ID_PREFIX = "kit_"
+
+
+class _Models:
+    """kubernetes.client.models (the KPO's API types), each bound to one client
+    Configuration. Without it, every model copies the client's default Configuration, whose
+    logger set-up clears the logging module's caches: with 11 models a DAG that was half of
+    a 100-entry parse on Airflow 3.3 (0.33 s against 0.12 s; bench/results.md, #3). The
+    models and the pods are the same either way."""
+
+    configuration = Configuration()
+
+    def __getattr__(self, name: str) -> Any:
+        return partial(getattr(k8s_models, name), local_vars_configuration=self.configuration)
+
+
+k8s = _Models()
 
 
 def kit_run_id(dag_run: Any, ti: Any) -> str:
@@ -66,7 +85,9 @@ class _LogsOutputLocation:
     annotations: dict[str, str]
     log: Any
 
-    def execute(self, context: Any) -> Any:
+    def execute(self, context: Any, **kwargs: Any) -> Any:
+        # kwargs: Airflow 2 passes a "called by a task instance" sentinel, which the
+        # operator's own execute (wrapped by Airflow's metaclass, unlike this mixin) takes.
         url, console = (
             self.annotations.get(OUTPUT_ANNOTATION),
             self.annotations.get(CONSOLE_ANNOTATION),
@@ -74,26 +95,18 @@ class _LogsOutputLocation:
         self.log.info("Output notebook: %s", url)
         if console:
             self.log.info("Output notebook in the Cloud console: %s", console)
-        result = super().execute(context)  # type: ignore[misc]
+        result = super().execute(context, **kwargs)  # type: ignore[misc]
         self.log.info("Run finished. Output notebook: %s %s", url, console or "")
         return result
 
 
-class KitPodOperator(_LogsOutputLocation, KubernetesPodOperator):
+class KitPodOperator(_LogsOutputLocation, KubernetesPodOperator):  # type: ignore[misc]
     """A KubernetesPodOperator that logs where the output notebook is."""
 
 
-@cache
-def gke_operator_class() -> type[KubernetesPodOperator]:
-    """GKEStartPodOperator with the same logging; imported only in gke mode (the google
-    provider adds seconds to every parse)."""
-    from airflow.providers.google.cloud.operators.kubernetes_engine import GKEStartPodOperator
-
-    return type(
-        "KitGKEStartPodOperator",
-        (_LogsOutputLocation, GKEStartPodOperator),
-        {"__module__": __name__},
-    )
+class KitGKEStartPodOperator(_LogsOutputLocation, GKEStartPodOperator):  # type: ignore[misc]
+    """GKEStartPodOperator (a KubernetesPodOperator for a GKE cluster other than the
+    environment's own), with the same logging."""
 
 
 def _label_value(text: str) -> str:
@@ -101,10 +114,9 @@ def _label_value(text: str) -> str:
     return text.rstrip("-_")
 
 
-def kit_arguments(notebook: Notebook, item: tuple[tuple[str, str], ...] = ()) -> list[str]:
+def kit_arguments(notebook: Notebook, item: dict[str, str] | None = None) -> list[str]:
     """The container's arguments: one list element per token, values still Jinja templates."""
-    params = dict(notebook.params)
-    params.update(item)
+    params = {**notebook.params, **(item or {})}
     args = [
         f"{notebook.name}@{notebook.version}",
         "--run-id",
@@ -214,7 +226,9 @@ def pod_kwargs(config: Config, notebook: Notebook) -> dict[str, Any]:
             # A notebook is not restartable: the autoscaler must not move it to scale down.
             "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
         },
-        "container_resources": k8s.V1ResourceRequirements(**notebook.resources),
+        "container_resources": k8s.V1ResourceRequirements(
+            requests=dict(notebook.resources.requests), limits=dict(notebook.resources.limits)
+        ),
         "service_account_name": cluster.service_account,
         **_placement(cluster),
         "security_context": k8s.V1PodSecurityContext(
@@ -242,13 +256,14 @@ def pod_kwargs(config: Config, notebook: Notebook) -> dict[str, Any]:
         "termination_grace_period": 60,
         "get_logs": True,
         "log_events_on_failure": True,
+        # A killed task deletes its pod: what on_kill does on every provider version (newer
+        # ones add on_kill_action, default delete_pod; Composer's 10.14 rejects that key).
         "on_finish_action": "delete_pod",
-        "on_kill_action": "delete_pod",
         "deferrable": cluster.deferrable,
         "owner": notebook.owner,
         "retries": notebook.retries,
         "retry_delay": timedelta(seconds=notebook.retry_delay),
-        "retry_exponential_backoff": 2.0,
+        "retry_exponential_backoff": DOUBLING_BACKOFF,
         "max_retry_delay": timedelta(seconds=notebook.max_retry_delay),
         **_connection(cluster),
     }
@@ -256,7 +271,7 @@ def pod_kwargs(config: Config, notebook: Notebook) -> dict[str, Any]:
 
 def _doc(config: Config, notebook: Notebook) -> str:
     url, _ = output_urls(config.settings, notebook.name, "<run-id>")
-    params = "\n".join(f"- `{k}` = `{v}`" for k, v in notebook.params) or "- (none)"
+    params = "\n".join(f"- `{k}` = `{v}`" for k, v in notebook.params.items()) or "- (none)"
     items = (
         f"\n\nFanned out over {len(notebook.fan_out)} parameter sets, one pod each."
         if notebook.fan_out
@@ -278,18 +293,18 @@ def build_dag(config: Config, notebook: Notebook) -> DAG:
     )
     with DAG(
         dag_id=f"{DAG_ID_PREFIX}{notebook.name}",
-        description=notebook.description,
+        description=notebook.description or f"Runs the {notebook.name} notebook with kit run.",
         doc_md=_doc(config, notebook),
         schedule=schedule,
-        start_date=timezone.parse(notebook.start_date, timezone=notebook.timezone),
-        catchup=False,
+        start_date=timezone.parse(notebook.start_date.isoformat(), timezone=notebook.timezone),
+        catchup=notebook.catchup,
         max_active_runs=notebook.max_active_runs,
         tags=["kit", *notebook.tags],
         user_defined_macros={"kit_run_id": kit_run_id, "kit": config.settings},
         # Parameter values are data: keep a trailing newline a user put there.
         jinja_environment_kwargs={"keep_trailing_newline": True},
     ) as dag:
-        operator = gke_operator_class() if config.cluster.mode == "gke" else KitPodOperator
+        operator = KitGKEStartPodOperator if config.cluster.mode == "gke" else KitPodOperator
         kwargs = pod_kwargs(config, notebook)
         if notebook.fan_out:
             operator.partial(**kwargs, max_active_tis_per_dagrun=notebook.max_parallel).expand(

@@ -1,9 +1,10 @@
 """`kit dag`: run the production DAGs locally.
 
-The DAGs need Airflow, which lives in its own environment (.venv-airflow), apart from
-the notebook environment this CLI runs in; so `kit dag test` runs
-`<airflow python> -m kit.dagtools test ...` as a subprocess. Set KIT_AIRFLOW_PYTHON to
-use another Airflow environment's python.
+The DAGs need Airflow, which lives in its own environments (.venv-airflow for Airflow
+2.11, .venv-airflow-3.2, .venv-airflow-3.3), apart from the notebook environment this CLI
+runs in; so `kit dag test` runs `<airflow python> -m kit.dagtools test ...` as a
+subprocess. `--airflow X.Y` picks the environment; KIT_AIRFLOW_PYTHON names any other
+Airflow environment's python (used when --airflow is not given).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import click
 
 from kit.cli.common import KitGroup
+from kit.dagtools.versions import AIRFLOW_VERSIONS, DEFAULT_AIRFLOW, venv_python
 from kit.errors import UsageError
 
 app = KitGroup("dag", help="Run the Airflow DAGs of dags/ locally.", no_args_is_help=True)
@@ -22,22 +24,27 @@ app = KitGroup("dag", help="Run the Airflow DAGs of dags/ locally.", no_args_is_
 AIRFLOW_PYTHON_ENV = "KIT_AIRFLOW_PYTHON"
 
 
-def airflow_python(environ: dict[str, str] | None = None, cwd: Path | None = None) -> Path:
-    """The Airflow environment's python: $KIT_AIRFLOW_PYTHON, else .venv-airflow next to
-    the kit checkout (kit is installed editable) or in the working directory."""
+def airflow_python(
+    version: str | None = None, environ: dict[str, str] | None = None, cwd: Path | None = None
+) -> Path:
+    """The python of the Airflow `version` environment (default: $KIT_AIRFLOW_PYTHON, else
+    Airflow 2.11), next to the kit checkout (kit is installed editable) or in the working
+    directory."""
     env = dict(os.environ) if environ is None else environ
-    if explicit := env.get(AIRFLOW_PYTHON_ENV):
+    if version is None and (explicit := env.get(AIRFLOW_PYTHON_ENV)):
         path = Path(explicit)
         if not path.exists():
             raise UsageError(f"{AIRFLOW_PYTHON_ENV}={explicit}: no such file")
         return path
+    version = version or DEFAULT_AIRFLOW
     repo = Path(__file__).resolve().parents[2]
-    candidates = [base / ".venv-airflow" / "bin" / "python" for base in (repo, cwd or Path.cwd())]
+    candidates = [venv_python(base, version) for base in (repo, cwd or Path.cwd())]
     for candidate in candidates:
         if candidate.exists():
             return candidate
     raise UsageError(
-        f"no Airflow environment at {candidates[0]}: run `make env`, or set {AIRFLOW_PYTHON_ENV}"
+        f"no Airflow {version} environment at {candidates[0]}: run `make env`, "
+        f"or set {AIRFLOW_PYTHON_ENV}"
     )
 
 
@@ -46,6 +53,13 @@ def airflow_python(environ: dict[str, str] | None = None, cwd: Path | None = Non
 @click.option("--date", help="Logical date, YYYY-MM-DD or ISO 8601 (default: now).")
 @click.option(
     "--retries", is_flag=True, help="Keep the DAG's retries (default: a failure ends the run)."
+)
+@click.option(
+    "--airflow",
+    "version",
+    type=click.Choice(AIRFLOW_VERSIONS),
+    help=f"The Airflow version to run on (default: {DEFAULT_AIRFLOW}, as Cloud Composer 3's "
+    "default build; or $KIT_AIRFLOW_PYTHON's).",
 )
 @click.option(
     "--pods",
@@ -58,7 +72,9 @@ def airflow_python(environ: dict[str, str] | None = None, cwd: Path | None = Non
     "--image",
     help="With --pods docker: the local image to run [default: kit-runtime:local, `make image`].",
 )
-def dag_test(dag_id: str, date: str | None, retries: bool, pods: str, image: str | None) -> None:
+def dag_test(
+    dag_id: str, date: str | None, retries: bool, version: str | None, pods: str, image: str | None
+) -> None:
     """Run one DAG run with Airflow's dag.test(); each pod runs as a local `kit run`, or
     with --pods docker as a container with the pod's command, env, user and limits.
 
@@ -67,7 +83,7 @@ def dag_test(dag_id: str, date: str | None, retries: bool, pods: str, image: str
     """
     if image and pods != "docker":
         raise UsageError("--image applies to --pods docker only")
-    argv = [str(airflow_python()), "-m", "kit.dagtools", "test", dag_id, "--pods", pods]
+    argv = [str(airflow_python(version)), "-m", "kit.dagtools", "test", dag_id, "--pods", pods]
     if date:
         argv += ["--date", date]
     if retries:

@@ -17,6 +17,7 @@ task up again. The DAG file is untouched; only the operator's execution is swapp
 from __future__ import annotations
 
 import contextlib
+import copy
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -31,6 +32,21 @@ RESCHEDULE_AFTER = timedelta(seconds=1)
 Key = tuple[str, str, str, int, int]
 # How a pod starts: a local process (kit.dagtools.process) or a container (docker_pod).
 Starter = Callable[[Any, LocalSettings], LocalPod]
+
+
+class NoCluster:
+    """What build_pod_request_obj() asks the operator's Kubernetes hook, answered without a
+    cluster. Set as the operator's `hook` (which shadows the cached property), so that the
+    pod request is built on every cncf-kubernetes version; newer ones can instead skip the
+    cluster with build_pod_request_obj(dry_run=True), which Composer's 10.14 lacks."""
+
+    is_in_cluster = False
+
+    def get_namespace(self) -> None:
+        """No namespace from a kubeconfig: the operator's own `namespace` applies."""
+
+
+NO_CLUSTER = NoCluster()
 
 
 class Registry:
@@ -68,9 +84,10 @@ def _slots_taken(key: Key) -> int:
     return sum(1 for k, p in REGISTRY.pods.items() if k[:3] == key[:3] and p.proc.poll() is None)
 
 
-def _execute(self: Any, context: Any) -> None:
-    """KubernetesPodOperator.execute, locally: start or await the stand-in process."""
-    from airflow.sdk.exceptions import (
+def _execute(self: Any, context: Any, **_sentinel: Any) -> None:
+    """KubernetesPodOperator.execute, locally: start or await the stand-in process.
+    (Airflow 2 also passes a keyword sentinel meant for Airflow's own wrapper of execute.)"""
+    from kit.dagtools.airflow_compat import (
         AirflowException,
         AirflowFailException,
         AirflowRescheduleException,
@@ -89,8 +106,9 @@ def _execute(self: Any, context: Any) -> None:
     # Let dag.test() start the sibling items of a fan-out before anyone waits.
     reschedule = pod is None and ti.map_index >= 0
     if pod is None:
-        # dry_run: the same pod, without asking a cluster whether we are inside it.
-        request = self.build_pod_request_obj(context, dry_run=True)
+        # The same pod, without asking a cluster whether we are inside it.
+        self.hook = NO_CLUSTER
+        request = self.build_pod_request_obj(context)
         pod = REGISTRY.pods[key] = REGISTRY.start(request, REGISTRY.settings)
         self.log.info("Pod %s runs locally (pid %d): %s", pod.name, pod.proc.pid, pod.argv)
         self.log.info("Its output is also in %s", pod.log_path)
@@ -123,12 +141,31 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
     REGISTRY.interrupt()
 
 
+def _own_env_vars(render: Any) -> Any:
+    """KubernetesPodOperator.render_template_fields, rendering a copy of env_vars.
+
+    dag.test() runs every attempt in this one process. cncf-kubernetes 10.14 (Composer's)
+    turns env_vars into V1EnvVar objects once, in __init__, and renders them in place, so a
+    retry would run with the first attempt's values (AIRFLOW_CTX_TRY_NUMBER=1); 10.25 keeps
+    the templates. A worker runs each attempt in a fresh process, as this copy does."""
+
+    def render_template_fields(self: Any, context: Any, jinja_env: Any = None) -> Any:
+        self.env_vars = copy.deepcopy(self.env_vars)
+        return render(self, context, jinja_env)
+
+    return render_template_fields
+
+
 @contextlib.contextmanager
 def local_pods(settings: LocalSettings, start: Starter = start_pod) -> Iterator[Registry]:
     """Swap KubernetesPodOperator's execution for local pods; stop them all on exit."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-    saved = KubernetesPodOperator.execute, KubernetesPodOperator.on_kill
+    saved = (
+        KubernetesPodOperator.execute,
+        KubernetesPodOperator.on_kill,
+        KubernetesPodOperator.render_template_fields,
+    )
     in_main = threading.current_thread() is threading.main_thread()
     previous_sigint = signal.getsignal(signal.SIGINT) if in_main else None
     if previous_sigint is signal.default_int_handler:
@@ -137,10 +174,15 @@ def local_pods(settings: LocalSettings, start: Starter = start_pod) -> Iterator[
     REGISTRY.start = start
     KubernetesPodOperator.execute = _execute
     KubernetesPodOperator.on_kill = _on_kill
+    KubernetesPodOperator.render_template_fields = _own_env_vars(saved[2])
     try:
         yield REGISTRY
     finally:
-        KubernetesPodOperator.execute, KubernetesPodOperator.on_kill = saved
+        (
+            KubernetesPodOperator.execute,
+            KubernetesPodOperator.on_kill,
+            KubernetesPodOperator.render_template_fields,
+        ) = saved
         if previous_sigint is signal.default_int_handler:
             signal.signal(signal.SIGINT, previous_sigint)
         REGISTRY.kill_all()

@@ -1,6 +1,7 @@
 """`kit dag test`: one DAG run with Airflow's dag.test(), pods as local processes.
 
-The Airflow metadata DB is SQLite under $AIRFLOW_HOME (default <repo>/.kit/airflow),
+The Airflow metadata DB is SQLite under $AIRFLOW_HOME (default <repo>/.kit/airflow-X.Y,
+one per Airflow version, since a DB migrated by one version cannot serve another),
 created with `airflow db migrate` the first time. configure() must run before Airflow
 is imported, since Airflow reads its configuration at import.
 """
@@ -48,7 +49,8 @@ def configure(environ: MutableMapping[str, str] | None = None) -> Paths:
     """Default Airflow's settings for a local run (explicit variables win)."""
     env = os.environ if environ is None else environ
     repo = repo_root()
-    env.setdefault("AIRFLOW_HOME", str(repo / ".kit" / "airflow"))
+    major_minor = ".".join(metadata.version("apache-airflow").split(".")[:2])
+    env.setdefault("AIRFLOW_HOME", str(repo / ".kit" / f"airflow-{major_minor}"))
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(repo / "dags"))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     notebook_python = env.get("KIT_NOTEBOOK_PYTHON") or str(repo / ".venv" / "bin" / "python")
@@ -86,9 +88,9 @@ def ensure_db(paths: Paths, out: TextIO = sys.stderr) -> None:
 
 def load_dag(paths: Paths, dag_id: str) -> Any:
     """The DAG, parsed from the DAG folder as the scheduler would; SystemExit(2) if broken."""
-    from airflow.dag_processing.dagbag import BundleDagBag
+    from kit.dagtools.airflow_compat import dag_bag
 
-    bag = BundleDagBag(dag_folder=paths.dags, bundle_path=paths.dags, bundle_name="dags-folder")
+    bag = dag_bag(paths.dags)
     if bag.import_errors:
         for file, error in bag.import_errors.items():
             print(f"kit: error: cannot import {file}:\n{error}", file=sys.stderr)
@@ -105,7 +107,7 @@ def parse_date(text: str | None) -> datetime | None:
     """A logical date from YYYY-MM-DD or an ISO datetime (UTC unless it says otherwise)."""
     if not text:
         return None
-    from airflow.sdk import timezone
+    from kit.dagtools.airflow_compat import timezone
 
     try:
         parsed: datetime = timezone.parse(text, strict=True)
@@ -166,9 +168,10 @@ def run(
     settings = LocalSettings(
         notebook_bin=paths.notebook_bin, work_dir=paths.airflow_home / "local-pods"
     )
+    from kit.dagtools.airflow_compat import run_dag_test
+
     with local_pods(settings, start) as registry:
-        kwargs = {} if logical_date is None else {"logical_date": logical_date}
-        dag_run = dag.test(**kwargs)
+        dag_run = run_dag_test(dag, logical_date)
     # After local_pods() has stopped and reaped every process: exit codes are final.
     summary(dag_run, registry.pods, out)
     if registry.interrupted:

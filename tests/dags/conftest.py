@@ -1,4 +1,5 @@
-"""DAG tests. They run in the Airflow environment: .venv-airflow/bin/python -m pytest tests/dags
+"""DAG tests. They run in each Airflow environment: .venv-airflow/bin/python -m pytest tests/dags
+(Airflow 2.11), and the same with .venv-airflow-3.2 and .venv-airflow-3.3 (`make test` runs all).
 
 Airflow reads its configuration when it is first imported, so this file points it at a
 throw-away AIRFLOW_HOME (SQLite metadata DB, one per session) and at the repository's
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dag_helpers import DAGS, FAKE_KIT
+from dag_helpers import DAGS, FAKE_KIT, migrated_db
 
 _HOME = Path(tempfile.mkdtemp(prefix="kit-dags-airflow-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME)
@@ -32,12 +33,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    """The session's metadata DB, migrated once (as `kit dag test` does on first use)."""
+    """The session's own metadata DB (a copy of one migrated once per Airflow version)."""
     from kit.dagtools import runner
 
     paths = runner.configure()
     assert paths.airflow_home == _HOME
-    runner.ensure_db(paths)
+    migrated_db(_HOME)
+    runner.ensure_db(paths)  # finds it migrated by this Airflow version: nothing to do
     return _HOME
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
-from datetime import datetime
+import sys
+import tempfile
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -48,6 +53,32 @@ notebooks:
 """
 
 
+def airflow_major_minor() -> str:
+    """This environment's Airflow version as `kit dag test --airflow` names it (e.g. 3.2)."""
+    return ".".join(metadata.version("apache-airflow").split(".")[:2])
+
+
+def migrated_db(home: Path) -> None:
+    """Give AIRFLOW_HOME `home` a migrated metadata DB: a copy of a pristine one kept per
+    Airflow version under .kit/airflow-db/ (migrated once per checkout, 15-20 s each)."""
+    from kit.dagtools.runner import STAMP
+
+    version = metadata.version("apache-airflow")
+    template = REPO / ".kit" / "airflow-db" / version
+    if not (template / STAMP).is_file():
+        template.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"{version}-", dir=template.parent))
+        env = {**os.environ, "AIRFLOW_HOME": str(work), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+        argv = [sys.executable, "-m", "airflow", "db", "migrate"]
+        run_cli(argv, env, timeout=600)
+        (work / STAMP).write_text(version)
+        shutil.rmtree(template, ignore_errors=True)
+        work.rename(template)  # whole or not at all
+    home.mkdir(parents=True, exist_ok=True)
+    for name in ("airflow.db", STAMP):
+        shutil.copy2(template / name, home / name)
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as sock:
@@ -57,28 +88,19 @@ def free_port() -> int:
 
 def load_dags() -> dict[str, Any]:
     """Parse dags/ the way the scheduler does; fails on any import error."""
-    from airflow.dag_processing.dagbag import BundleDagBag
+    from kit.dagtools.airflow_compat import dag_bag
 
-    bag = BundleDagBag(dag_folder=DAGS, bundle_path=DAGS, bundle_name="dags-folder")
+    bag = dag_bag(DAGS)
     assert bag.import_errors == {}
     return dict(bag.dags)
 
 
 def import_errors() -> dict[str, str]:
-    """DagBag.import_errors of dags/ (with whatever KIT_DAGS_CONFIG says)."""
-    from airflow.dag_processing.dagbag import BundleDagBag
+    """DagBag.import_errors of dags/ (with whatever KIT_DAGS_CONFIG says), by file name."""
+    from kit.dagtools.airflow_compat import dag_bag
 
-    bag = BundleDagBag(dag_folder=DAGS, bundle_path=DAGS, bundle_name="dags-folder")
-    return dict(bag.import_errors)
-
-
-class FakeHook:
-    """What build_pod_request_obj() asks the Kubernetes hook, answered without a cluster."""
-
-    is_in_cluster = False
-
-    def get_namespace(self) -> None:
-        return None
+    # Airflow 3 keys them by path relative to the bundle, Airflow 2 by absolute path.
+    return {Path(k).name: v for k, v in dag_bag(DAGS).import_errors.items()}
 
 
 def render(dag: Any, logical_date: datetime) -> dict[int, tuple[Any, Any]]:
@@ -89,16 +111,39 @@ def render(dag: Any, logical_date: datetime) -> dict[int, tuple[Any, Any]]:
     """
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
+    from kit.dagtools.airflow_compat import run_dag_test
+    from kit.dagtools.local_pod import NO_CLUSTER
+
     seen: dict[int, tuple[Any, Any]] = {}
 
-    def capture(self: Any, context: Any) -> None:
-        self.hook = FakeHook()  # shadows the cached_property: no kubeconfig, no cluster
+    def capture(self: Any, context: Any, **_sentinel: Any) -> None:
+        self.hook = NO_CLUSTER  # shadows the cached_property: no kubeconfig, no cluster
         seen[context["ti"].map_index] = (self.build_pod_request_obj(context), self)
 
     with mock.patch.object(KubernetesPodOperator, "execute", capture):
-        dag_run = dag.test(logical_date=logical_date)
+        dag_run = run_dag_test(dag, logical_date)
     assert str(dag_run.state).endswith("success"), dag_run.state
     return seen
+
+
+def retry_delays(operator: Any, tries: int = 4) -> list[float]:
+    """Seconds Airflow waits before each retry of this operator's task, tries 1..N, as
+    TaskInstance.next_retry_datetime() computes them (backoff, jitter and cap included)."""
+    import inspect
+    import uuid
+
+    from airflow.models.taskinstance import TaskInstance
+
+    # Airflow 3 ties a task instance to a DAG version; any id does for this computation.
+    needs_version = "dag_version_id" in inspect.signature(TaskInstance.__init__).parameters
+    extra = {"dag_version_id": uuid.uuid4()} if needs_version else {}
+    ti = TaskInstance(operator, run_id="r", **extra)
+    ended = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
+    delays = []
+    for attempt in range(1, tries + 1):
+        ti.try_number, ti.end_date = attempt, ended
+        delays.append((ti.next_retry_datetime() - ended).total_seconds())
+    return delays
 
 
 def run_cli(argv: list[str], env: dict[str, str], timeout: float = 900) -> str:

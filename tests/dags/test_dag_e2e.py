@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_helpers import BASE_CONFIG, NOTEBOOK_BIN, REPO, free_port, run_cli
+from dag_helpers import BASE_CONFIG, NOTEBOOK_BIN, REPO, airflow_major_minor, free_port, run_cli
 from record_support import assert_valid
 
 KIT = str(NOTEBOOK_BIN / "kit")
@@ -83,9 +83,11 @@ def gcs_read(env: dict[str, str], url: str) -> bytes:
 
 
 def dag_test(dag_id: str, env: dict[str, str]) -> tuple[str, list[tuple[Any, ...]], float]:
-    """`kit dag test DAG_ID`: its output, the summary's attempts and the seconds it took."""
+    """`kit dag test DAG_ID --airflow <this environment's version>`: its output, the
+    summary's attempts and the seconds it took."""
     started = time.monotonic()
-    out = run_cli([KIT, "dag", "test", dag_id, "--date", "2026-05-04"], env)
+    argv = [KIT, "dag", "test", dag_id, "--date", "2026-05-04", "--airflow", airflow_major_minor()]
+    out = run_cli(argv, env)
     return out, SUMMARY.findall(out), time.monotonic() - started
 
 

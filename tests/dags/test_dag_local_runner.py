@@ -26,6 +26,7 @@ def _local_run(
     from kit_dag_config import load_config
     from kit_dag_factory import build_dags
 
+    from kit.dagtools.airflow_compat import run_dag_test
     from kit.dagtools.local_pod import local_pods
     from kit.dagtools.process import LocalSettings
 
@@ -33,7 +34,7 @@ def _local_run(
     settings = LocalSettings(notebook_bin=fake_kit, work_dir=work_dir, environ=environ)
     started = time.monotonic()
     with local_pods(settings):
-        dag_run = dag.test(logical_date=DATE)
+        dag_run = run_dag_test(dag, DATE)
     return str(dag_run.state), time.monotonic() - started
 
 
@@ -49,12 +50,12 @@ def test_fan_out_items_run_in_parallel(
     assert state.endswith("success")
     calls = invocations(tmp_path / "pods")
     assert sorted(c["env"]["AIRFLOW_CTX_MAP_INDEX"] for c in calls) == ["0", "1"]
-    # Both processes were running at the same time ...
+    # Both processes were running at the same time: the second started before the first
+    # ended. (How much time that saves is measurement 5 of the bench, not a test: on a
+    # loaded machine a process may take longer than SLEEP to start.)
     assert max(c["started"] for c in calls) < min(c["finished"] for c in calls)
-    # ... so the two items of SLEEP seconds each took about SLEEP, not 2 * SLEEP.
     span = max(c["finished"] for c in calls) - min(c["started"] for c in calls)
     print(f"\nfan-out of 2 x {SLEEP}s: processes span {span:.1f}s, dag.test() {seconds:.1f}s")
-    assert span < 1.5 * SLEEP
 
 
 def test_max_parallel_is_honoured(
@@ -147,6 +148,20 @@ def test_command_line_reports_each_attempt_and_fails_fast(
     assert done.returncode == 2
     assert "no DAG 'kit_nope'" in done.stderr
     assert "kit_bad, kit_ok" in done.stderr
+
+
+def test_a_failed_attempt_is_retried_as_its_own_run(
+    airflow_db: Path, fake_kit: Path, tmp_path: Path, write_config: Callable[[str], Path]
+) -> None:
+    # What `kit dag test --retries` keeps (runner.run drops retries otherwise).
+    config = write_config(BASE_CONFIG + "  - {name: flaky, retries: 1, params: {exit: 3}}\n")
+    state, _ = _local_run(config, fake_kit, tmp_path / "pods", dict(os.environ))
+    assert state.endswith("failed")
+    calls = sorted(invocations(tmp_path / "pods"), key=lambda c: c["started"])
+    assert [c["env"]["AIRFLOW_CTX_TRY_NUMBER"] for c in calls] == ["1", "2"]
+    run_ids = [c["argv"][c["argv"].index("--run-id") + 1] for c in calls]
+    assert [r[-3:] for r in run_ids] == ["-t1", "-t2"]
+    assert calls[0]["finished"] + 1 <= calls[1]["started"]  # retry_delay: 1s
 
 
 def test_deadline_and_exit_stop_processes(fake_kit: Path, tmp_path: Path) -> None:

@@ -62,8 +62,7 @@ def test_container_runs_kit_with_each_value_as_one_argument(
             run_ids.add(args[2])
             assert args[3:5] == ["--timeout", str(notebook.timeout)]
             pairs = args[5:]
-            params = dict(notebook.params)
-            params.update(notebook.fan_out[index] if index >= 0 else ())
+            params = {**notebook.params, **(notebook.fan_out[index] if index >= 0 else {})}
             assert len(pairs) == 3 * len(params)
             rendered_params = {pairs[i + 1]: pairs[i + 2] for i in range(0, len(pairs), 3)}
             assert all(pairs[i] == "-p" for i in range(0, len(pairs), 3))
@@ -119,8 +118,8 @@ def test_resources_identity_and_labels(rendered: dict[str, Any], config: Any) ->
         notebook = _notebook(config, dag_id)
         for pod, _ in pods.values():
             resources = pod.spec.containers[0].resources
-            assert resources.requests == notebook.resources["requests"]
-            assert resources.limits == notebook.resources["limits"]
+            assert resources.requests == notebook.resources.requests
+            assert resources.limits == notebook.resources.limits
             assert pod.spec.service_account_name == config.cluster.service_account == "kit-runner"
             assert pod.metadata.namespace == config.cluster.namespace
             assert pod.spec.restart_policy == "Never"
@@ -151,12 +150,25 @@ def test_operator_settings(rendered: dict[str, Any], config: Any) -> None:
             assert operator.get_logs is True
             assert operator.log_events_on_failure is True
             assert operator.on_finish_action.value == "delete_pod"
-            assert operator.on_kill_action.value == "delete_pod"
             assert operator.retries == notebook.retries == 2
-            assert operator.retry_exponential_backoff == 2.0
             assert operator.max_retry_delay == timedelta(hours=1)
             assert operator.execution_timeout == timedelta(seconds=3600 + 300 + 900 + 60)
             assert operator.owner == "data-science"
+
+
+def test_retry_delay_doubles_up_to_max_retry_delay(rendered: dict[str, Any]) -> None:
+    from dag_helpers import retry_delays
+
+    for pods in rendered.values():
+        for _, operator in pods.values():
+            base = operator.retry_delay.total_seconds()
+            cap = operator.max_retry_delay.total_seconds()
+            delays = retry_delays(operator, tries=6)
+            for attempt, delay in enumerate(delays, start=1):
+                # Airflow adds a deterministic jitter of up to one more backoff step.
+                low = base * 2 ** (attempt - 1)
+                assert min(low, cap) <= delay <= min(2 * low, cap), (attempt, delays)
+            assert delays[-1] == cap
 
 
 def test_pods_pass_strict_kubernetes_validation(rendered: dict[str, Any]) -> None:

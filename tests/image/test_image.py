@@ -355,6 +355,7 @@ def test_dockerignore_keeps_the_build_inputs_and_drops_the_rest() -> None:
     for path in [
         ".venv/bin/python",
         ".venv-airflow/bin/airflow",
+        ".venv-airflow-3.3/bin/airflow",
         ".kit/gcs/server.json",
         ".git/HEAD",
         "tests/image/test_image.py",
