@@ -102,7 +102,7 @@ def test_what_is_compared_is_rendered(rendered: dict[str, dict[str, Any]]) -> No
     assert pod["spec"]["affinity"]["nodeAffinity"]
     assert pod["spec"]["tolerations"]
     assert pod["spec"]["securityContext"]
-    assert pod["container"]["command"] == ["/usr/local/bin/_entrypoint.sh", "kit", "run"]
+    assert pod["container"]["command"] == ["/opt/conda/bin/tini", "--", "kit", "run"]
     assert pod["container"]["args"][:2] == ["forecast@latest", "--run-id"]
     assert pod["container"]["env"]
     assert pod["container"]["resources"]["limits"]["memory"]
