@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 # -- versions ------------------------------------------------------------------------------
 SCHEMA = "kit.run/2"
@@ -45,6 +46,13 @@ def runs_prefix(bucket: str, notebook: str = "", run_id: str = "") -> str:
 def run_url(bucket: str, notebook: str, run_id: str, file: str) -> str:
     """Where one file of a run is stored (file: OUTPUT_FILE or RECORD_FILE)."""
     return join(bucket, RUNS_DIR, notebook, run_id, file)
+
+
+def review_path(notebook: str, run_id: str, cell: int | None = None) -> str:
+    """The `kit review` page of a run (URL path, names quoted); with a cell number, the
+    executed notebook's page at that cell (`/runs/<notebook>/<run-id>/notebook#cell-N`)."""
+    path = f"/{RUNS_DIR}/{quote(notebook, safe='')}/{quote(run_id, safe='')}"
+    return path if cell is None else f"{path}/notebook#cell-{cell}"
 
 
 def split_run_url(bucket: str, url: str) -> tuple[str, str, str] | None:

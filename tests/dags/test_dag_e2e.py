@@ -7,21 +7,24 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shlex
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_helpers import BASE_CONFIG, NOTEBOOK_BIN, REPO, airflow_major_minor, free_port, run_cli
+from dag_helpers import (
+    BASE_CONFIG,
+    KIT,
+    REPO,
+    airflow_major_minor,
+    embedded_gcs,
+    gcs_read,
+    run_cli,
+)
 from record_support import assert_valid
 
-KIT = str(NOTEBOOK_BIN / "kit")
 SUMMARY = re.compile(r"^  (\S+?)(?:\[(\d+)\])? try (\d+): exit (\d+) run (\S+) -> (\S+)$", re.M)
 
 ECHO_NOTEBOOK = {
@@ -58,28 +61,10 @@ ECHO_NOTEBOOK = {
 
 @pytest.fixture(scope="module")
 def gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The embedded GCS (kit dev up); the environment `kit dev env` gives a shell."""
-    root = tmp_path_factory.mktemp("gcs")
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
-    run_cli([KIT, "dev", "up", "--root", str(root), "--port", str(free_port())], base)
-    try:
-        exports = run_cli([KIT, "dev", "env", "--root", str(root)], base)
-        env = dict(base)
-        for line in exports.splitlines():
-            key, _, value = line.removeprefix("export ").partition("=")
-            env[key] = shlex.split(value)[0]
+    """An embedded GCS of this module's own (kit dev up); the environment `kit dev env`
+    gives a shell."""
+    with embedded_gcs(tmp_path_factory.mktemp("gcs")) as env:
         yield env
-    finally:
-        run_cli([KIT, "dev", "down", "--root", str(root)], base)
-
-
-def gcs_read(env: dict[str, str], url: str) -> bytes:
-    """An object's bytes, straight from the emulator's JSON API."""
-    bucket, _, name = url.removeprefix("gs://").partition("/")
-    quoted = urllib.parse.quote(name, safe="")
-    host = env["STORAGE_EMULATOR_HOST"]
-    with urllib.request.urlopen(f"{host}/storage/v1/b/{bucket}/o/{quoted}?alt=media") as resp:
-        return bytes(resp.read())
 
 
 def dag_test(dag_id: str, env: dict[str, str]) -> tuple[str, list[tuple[Any, ...]], float]:
