@@ -43,6 +43,7 @@ def environment() -> Any:
         moment=fmt.moment,
         value=fmt.value,
         pairs=fmt.pairs,
+        kubernetes=fmt.kubernetes,
         size=fmt.size,
         href=run_href,
         short_version=short_version,

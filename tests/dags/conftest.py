@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from dag_helpers import DAGS, FAKE_KIT, embedded_gcs, migrated_db
+from dag_helpers import DAGS, FAKE_KIT, Inbox, embedded_gcs, free_port, migrated_db, smtp_connection
 
 _HOME = Path(tempfile.mkdtemp(prefix="kit-dags-airflow-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME)
@@ -89,6 +89,22 @@ def fake_kit(tmp_path: Path) -> Path:
     script.write_text(FAKE_KIT.format(python=sys.executable))
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return bin_dir
+
+
+@pytest.fixture
+def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd), reachable as Airflow connection
+    smtp_default; its messages, once received."""
+    from aiosmtpd.controller import Controller
+
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_connection(controller.port))
+    try:
+        yield handler
+    finally:
+        controller.stop()
 
 
 def pytest_configure(config: pytest.Config) -> None:

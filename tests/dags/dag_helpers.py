@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import json
 import os
 import shlex
@@ -13,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -224,3 +227,29 @@ def gcs_read(env: dict[str, str], url: str) -> bytes:
     host = env["STORAGE_EMULATOR_HOST"]
     with urllib.request.urlopen(f"{host}/storage/v1/b/{bucket}/o/{quoted}?alt=media") as resp:
         return bytes(resp.read())
+
+
+class Inbox:
+    """aiosmtpd handler: keeps every message a real SMTP server on loopback receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+
+def smtp_connection(port: int) -> str:
+    """An Airflow SMTP connection (URI-less JSON form) to a plain server on loopback."""
+    extra = {"disable_ssl": True, "disable_tls": True, "from_email": "kit@example.com"}
+    extra["retry_limit"] = 0
+    return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": extra})
+
+
+def mail_body(message: EmailMessage) -> str:
+    """A received mail's body (the notifier sends HTML)."""
+    part = message.get_body(preferencelist=("html", "plain"))
+    assert part is not None
+    return str(part.get_content())

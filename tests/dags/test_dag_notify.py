@@ -4,19 +4,25 @@ finisher writes the record a failing pod left out, and the mail is built from it
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_helpers import BASE_CONFIG, free_port, gcs_read, import_errors, invocations
+from dag_helpers import (
+    BASE_CONFIG,
+    Inbox,
+    free_port,
+    gcs_read,
+    import_errors,
+    invocations,
+    mail_body,
+    smtp_connection,
+)
 from record_support import assert_valid
 
 DATE = datetime(2026, 5, 4, tzinfo=UTC)
@@ -24,39 +30,6 @@ REVIEW = "https://kit-review.example.com"
 CONFIG = BASE_CONFIG.replace(
     "  data_bucket: gs://kit-data\n", f"  data_bucket: gs://kit-data\n  review_url: {REVIEW}/\n"
 )
-
-
-class Inbox:
-    """aiosmtpd handler: keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(parsed)  # type: ignore[arg-type]
-        return "250 Message accepted for delivery"
-
-
-def smtp_connection(port: int) -> str:
-    extra = {"disable_ssl": True, "disable_tls": True, "from_email": "kit@example.com"}
-    extra["retry_limit"] = 0
-    return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": extra})
-
-
-@pytest.fixture
-def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    """A real SMTP server on 127.0.0.1, reachable as Airflow connection smtp_default."""
-    from aiosmtpd.controller import Controller
-
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_connection(controller.port))
-    try:
-        yield handler
-    finally:
-        controller.stop()
 
 
 def local_run(config: Path, fake_kit: Path, work_dir: Path) -> str:
@@ -72,12 +45,6 @@ def local_run(config: Path, fake_kit: Path, work_dir: Path) -> str:
     settings = LocalSettings(notebook_bin=fake_kit, work_dir=work_dir, environ=dict(os.environ))
     with local_pods(settings):
         return str(run_dag_test(dag, DATE).state)
-
-
-def body(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("html", "plain"))
-    assert part is not None
-    return str(part.get_content())
 
 
 def test_a_failing_run_sends_one_mail_naming_run_reason_and_links(
@@ -107,7 +74,7 @@ def test_a_failing_run_sends_one_mail_naming_run_reason_and_links(
     assert message["Subject"] == "kit: boom failed: container exited 3"
     assert message["To"] == "ds@example.com, lead@example.com"
     assert message["From"] == "kit@example.com"
-    text = body(message)
+    text = mail_body(message)
     assert f"<td>{run_id}</td>" in text
     assert "<td>failed: container exited 3</td>" in text
     assert f"gs://kit-outputs/runs/boom/{run_id}/output.ipynb" in text
@@ -149,7 +116,7 @@ def test_a_recovery_is_told_once_and_a_failed_delivery_is_only_logged(
         os.environ.pop("AIRFLOW_CONN_SMTP_NOWHERE", None)
     [message] = inbox.messages  # the retry's success after try 1 failed; nothing for try 1
     assert message["Subject"] == "kit: flaky recovered"
-    assert "<td>succeeded</td>" in body(message)
+    assert "<td>succeeded</td>" in mail_body(message)
     # The task log: stdout on Airflow 2's dag.test(), log records on Airflow 3's.
     out, err = capfd.readouterr()
     logged = out + err + caplog.text
