@@ -267,6 +267,9 @@ def pod_kwargs(config: Config, notebook: Notebook) -> dict[str, Any]:
         "termination_grace_period": 60,
         "get_logs": True,
         "log_events_on_failure": True,
+        # The provider logs the container states and events of a failed pod; the finisher
+        # records why it ended. Dumping the whole V1Pod into the error too buries both.
+        "log_pod_spec_on_failure": False,
         # A killed task deletes its pod: what on_kill does on every provider version (newer
         # ones add on_kill_action, default delete_pod; Composer's 10.14 rejects that key).
         "on_finish_action": "delete_pod",

@@ -44,6 +44,7 @@ from kit_run_contract import (
     SCHEMA,
     STARTED_META,
     VERSION_META,
+    airflow_context,
     cell_ref,
     cell_timings,
     iso,
@@ -60,13 +61,6 @@ DEFAULT_CONN = "google_cloud_default"
 RUNNER_WAIT = 45.0
 POLL_SECONDS = 2.0
 NOT_FOUND = 404
-AIRFLOW_VARS = {
-    "dag_id": "AIRFLOW_CTX_DAG_ID",
-    "run_id": "AIRFLOW_CTX_DAG_RUN_ID",
-    "task_id": "AIRFLOW_CTX_TASK_ID",
-    "try_number": "AIRFLOW_CTX_TRY_NUMBER",
-    "map_index": "AIRFLOW_CTX_MAP_INDEX",
-}
 
 
 @dataclass(frozen=True)
@@ -149,14 +143,6 @@ def gone(*, created: bool, error: BaseException | None, output: bool) -> PodEnd:
     return PodEnd("pod deleted before kit run started", "Deleted")
 
 
-def _airflow(env: Mapping[str, str]) -> dict[str, Any] | None:
-    found: dict[str, Any] = {key: env.get(var) for key, var in AIRFLOW_VARS.items()}
-    for key in ("try_number", "map_index"):
-        if isinstance(found[key], str) and found[key].lstrip("-").isdigit():
-            found[key] = int(found[key])
-    return found if any(v is not None for v in found.values()) else None
-
-
 def _cells(notebook: Mapping[str, Any] | None) -> dict[str, Any]:
     """stopped_at, cells_not_run, cells and peak_rss_bytes from the last saved output."""
     cells = list((notebook or {}).get("cells") or [])
@@ -216,7 +202,7 @@ def build_record(
         "host": None,
         "pod": attempt.pod,
         "image": attempt.env.get("KIT_IMAGE") or attempt.image,
-        "airflow": _airflow(attempt.env),
+        "airflow": airflow_context(attempt.env),
         "error": None,
         **_cells(notebook),
         "metrics": {},

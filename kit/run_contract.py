@@ -78,6 +78,28 @@ EXIT_CODES = {SUCCEEDED: 0, FAILED: 1, TIMED_OUT: 124, KILLED: 143}  # of `kit r
 RUNNER, FINISHER = "runner", "finisher"
 
 
+# The Airflow context a pod is given as variables (AIRFLOW_CTX_*): the record's `airflow`.
+AIRFLOW_VARS = {
+    "dag_id": "AIRFLOW_CTX_DAG_ID",
+    "run_id": "AIRFLOW_CTX_DAG_RUN_ID",
+    "task_id": "AIRFLOW_CTX_TASK_ID",
+    "try_number": "AIRFLOW_CTX_TRY_NUMBER",
+    "map_index": "AIRFLOW_CTX_MAP_INDEX",
+}
+
+
+def airflow_context(environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """The record's `airflow` object from a pod's variables; None outside Airflow."""
+    found: dict[str, Any] = {key: environ.get(var) for key, var in AIRFLOW_VARS.items()}
+    if not any(found.values()):
+        return None
+    for key in ("try_number", "map_index"):
+        value = found[key]
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            found[key] = int(value)
+    return found
+
+
 # -- time ----------------------------------------------------------------------------------
 def iso(moment: datetime) -> str:
     """UTC ISO 8601 with microseconds and a Z: how every record writes time (naive = UTC)."""
