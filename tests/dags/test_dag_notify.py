@@ -8,7 +8,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +173,36 @@ def test_a_bad_notify_entry_is_an_import_error_naming_file_and_key(
     error = import_errors()["kit_notebooks.py"]
     assert f"{path}: 1 problem(s):" in error
     assert f"  - {expected}\n" in error + "\n"
+
+
+def test_a_success_after_the_previous_runs_failure_is_a_recovery(
+    airflow_db: Path,
+    inbox: Inbox,
+    fake_kit: Path,
+    tmp_path: Path,
+    write_config: Callable[[str], Path],
+) -> None:
+    from kit_dag_config import load_config
+    from kit_dag_factory import build_dags
+
+    from kit.dagtools.airflow_compat import run_dag_test
+    from kit.dagtools.local_pod import local_pods
+    from kit.dagtools.process import LocalSettings
+
+    # Fails on 2026-05-04, succeeds the day after; both are try 1 of their DAG run.
+    config = write_config(
+        CONFIG
+        + "  - name: comeback\n    retries: 0\n"
+        + "    params: {exit: \"{{ 3 if ds == '2026-05-04' else 0 }}\"}\n"
+        + "    notify: [{email: [ds@example.com], when: [recovery]}]\n"
+    )
+    [dag] = build_dags(load_config(config, environ={})).values()
+    settings = LocalSettings(notebook_bin=fake_kit, work_dir=tmp_path, environ=dict(os.environ))
+    states = []
+    for day in (DATE, DATE + timedelta(days=1)):
+        with local_pods(settings):
+            states.append(str(run_dag_test(dag, day).state))
+    assert [s.rsplit(".", 1)[-1].lower() for s in states] == ["failed", "success"]
+    [message] = inbox.messages
+    assert message["Subject"] == "kit: comeback recovered"
+    assert "20260505T000000Z-" in mail_body(message)
