@@ -228,7 +228,8 @@ def test_the_runners_record_is_never_replaced(
     outputs_gcs: dict[str, str], run_id: str, tmp_path: Path
 ) -> None:
     from google.cloud import storage
-    from kit_finisher import attempt_of, record_attempt
+    from kit_attempt import attempt_of
+    from kit_finisher import record_attempt
     from kit_pod_status import pod_end
     from kit_run_store import store_for
 

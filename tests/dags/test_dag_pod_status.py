@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from kit_finisher import Attempt, build_record, gone
+from kit_attempt import Attempt, build_record, gone
 from kit_pod_status import duration, pod_end
 from kubernetes.client import models as k8s
 from record_support import assert_valid
