@@ -115,8 +115,18 @@ with DAG(
             seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
         ),
         container_security_context=k8s.V1SecurityContext(
-            allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"])
+            allow_privilege_escalation=False,
+            capabilities=k8s.V1Capabilities(drop=["ALL"]),
+            read_only_root_filesystem=True,
         ),
+        volumes=[
+            k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource()),
+            k8s.V1Volume(name="home", empty_dir=k8s.V1EmptyDirVolumeSource()),
+        ],
+        volume_mounts=[
+            k8s.V1VolumeMount(name="tmp", mount_path="/tmp"),
+            k8s.V1VolumeMount(name="home", mount_path="/home/kit"),
+        ],
         image_pull_policy="IfNotPresent",
         active_deadline_seconds={deadline!r},
         execution_timeout=timedelta(seconds={execution_timeout!r}),
@@ -124,6 +134,7 @@ with DAG(
         termination_grace_period=60,
         get_logs=True,
         log_events_on_failure=True,
+        log_pod_spec_on_failure=False,
         on_finish_action="delete_pod",
         deferrable={deferrable!r},
         owner={owner!r},

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import importlib.util
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -26,12 +27,16 @@ from kit_airflow_compat import CronTriggerTimetable
 from kit_dag_fields import (
     Bucket,
     ClusterMode,
+    ConnId,
     Count,
     Duration,
+    EmailAddress,
     FanOut,
     KubernetesName,
     Labels,
+    LogFormat,
     Name,
+    NotifyEvent,
     Params,
     PositiveCount,
     Quantity,
@@ -41,6 +46,7 @@ from kit_dag_fields import (
     Text,
     TimeZone,
     Version,
+    WebUrl,
     fail,
 )
 from pydantic import (
@@ -60,6 +66,12 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent / "notebooks.yaml"
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Keys a cluster mode cannot do without.
 MODE_NEEDS = {"gke": ("project", "location", "cluster_name"), "kubeconfig": ("config_file",)}
+# Notifiers (Airflow's own, see kit_dag_notify.py) and the provider each one needs.
+NOTIFIERS = {"email": "airflow.providers.smtp", "slack": "airflow.providers.slack"}
+PROVIDER_PACKAGES = {
+    "email": "apache-airflow-providers-smtp",
+    "slack": "apache-airflow-providers-slack",
+}
 
 
 class NotebooksConfigError(ValueError):
@@ -100,13 +112,67 @@ class Cluster(Model):
 
 
 class Settings(Model):
-    """The kit settings each pod receives as KIT_* variables (see docs/architecture.md)."""
+    """The kit settings each pod receives as KIT_* variables (see docs/architecture.md),
+    and where the team serves `kit review` (for the links in notifications)."""
 
     project: Text
     image: Text
     modules_bucket: Bucket
     outputs_bucket: Bucket
     data_bucket: Bucket
+    # Cloud Logging parses JSON lines from a container: each progress line an entry.
+    log_format: LogFormat = "json"
+    review_url: WebUrl | None = None
+
+
+# Settings a KIT_* variable of the Airflow environment overrides (kit's own settings).
+OVERRIDABLE = ("project", "image", "modules_bucket", "outputs_bucket", "data_bucket", "log_format")
+
+
+class Notify(Model):
+    """One notifier of an entry's `notify` list: who hears about its runs, and when.
+
+    `email: [addresses]` (the SMTP provider's SmtpNotifier, connection smtp_conn_id) or
+    `slack: CONN_ID` (the Slack provider's SlackWebhookNotifier, an incoming-webhook
+    connection); `when` says which events: failure (the default) and recovery (a success
+    after a failure). (Not `on`: YAML reads that key as the boolean true.)"""
+
+    email: list[EmailAddress] | None = None
+    slack: ConnId | None = None
+    when: list[NotifyEvent] = ["failure"]
+    smtp_conn_id: ConnId = "smtp_default"
+    from_email: EmailAddress | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_notifier(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if odd := [key for key in data if not isinstance(key, str)]:
+            fail(f"key {odd[0]!r} is not a name (YAML reads on/off/yes/no as booleans)")
+        kinds = [key for key in data if key in NOTIFIERS and data[key] is not None]
+        unknown = [key for key in data if key not in cls.model_fields]
+        if unknown and not kinds:
+            close = difflib.get_close_matches(str(unknown[0]), NOTIFIERS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            fail(f"unknown notifier {unknown[0]!r} (known: {', '.join(NOTIFIERS)}{hint})")
+        if len(kinds) != 1:
+            fail(f"one notifier per item ({' or '.join(NOTIFIERS)}), got {len(kinds)}")
+        return data
+
+    @field_validator("slack", "email")
+    @classmethod
+    def _provider_installed(cls, value: Any, info: ValidationInfo) -> Any:
+        """A notifier whose provider is missing fails at parse time, not at the first failure."""
+        kind = str(info.field_name)
+        if value is not None and importlib.util.find_spec(NOTIFIERS[kind]) is None:
+            fail(f"the {kind} notifier needs {PROVIDER_PACKAGES[kind]}, not installed here")
+        return value
+
+    @property
+    def kind(self) -> str:
+        """email or slack."""
+        return "email" if self.email is not None else "slack"
 
 
 class Resources(Model):
@@ -141,6 +207,8 @@ class Defaults(Model):
     params: Params = {}
     max_active_runs: PositiveCount = 1
     catchup: StrictBool = False  # schedule the runs missed since start_date (or since a pause)
+    log_output: StrictBool = False  # kit run --log-output: the cells' own output in the task log
+    notify: list[Notify] = []
 
 
 class Notebook(Defaults):
@@ -289,7 +357,7 @@ def _with_overrides(section: Any, environ: Mapping[str, str]) -> Any:
     """`settings` with each key that a KIT_* variable sets replaced by the variable."""
     if section is not None and not isinstance(section, dict):
         return section  # reported as not a mapping
-    keys = {key: f"KIT_{key.upper()}" for key in Settings.model_fields}
+    keys = {key: f"KIT_{key.upper()}" for key in OVERRIDABLE}
     return {**(section or {}), **{k: environ[v] for k, v in keys.items() if environ.get(v)}}
 
 

@@ -21,6 +21,9 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.providers.google.cloud.operators.kubernetes_engine import GKEStartPodOperator
 from kit_airflow_compat import DAG, DOUBLING_BACKOFF, CronTriggerTimetable, timezone
 from kit_dag_config import Cluster, Config, Notebook, Settings, load_config
+from kit_dag_notify import callbacks
+from kit_finisher import FinishesAttempts
+from kit_run_contract import OUTPUT_FILE, run_url
 from kubernetes.client import Configuration
 from kubernetes.client import models as k8s_models
 
@@ -72,7 +75,7 @@ def kit_run_id(dag_run: Any, ti: Any) -> str:
 
 def output_urls(settings: Settings, notebook: str, run_id: str) -> tuple[str, str]:
     """The output notebook's URL and its Cloud console page (empty when not on GCS)."""
-    url = f"{settings.outputs_bucket}/runs/{notebook}/{run_id}/output.ipynb"
+    url = run_url(settings.outputs_bucket, notebook, run_id, OUTPUT_FILE)
     if not url.startswith("gs://"):
         return url, ""
     console = "https://console.cloud.google.com/storage/browser/_details/"
@@ -100,13 +103,18 @@ class _LogsOutputLocation:
         return result
 
 
-class KitPodOperator(_LogsOutputLocation, KubernetesPodOperator):  # type: ignore[misc]
-    """A KubernetesPodOperator that logs where the output notebook is."""
+class KitPodOperator(_LogsOutputLocation, FinishesAttempts, KubernetesPodOperator):  # type: ignore[misc]
+    """A KubernetesPodOperator that logs where the output notebook is and ends every
+    attempt with a run record (kit_finisher)."""
 
 
-class KitGKEStartPodOperator(_LogsOutputLocation, GKEStartPodOperator):  # type: ignore[misc]
+class KitGKEStartPodOperator(
+    _LogsOutputLocation,
+    FinishesAttempts,
+    GKEStartPodOperator,  # type: ignore[misc]
+):
     """GKEStartPodOperator (a KubernetesPodOperator for a GKE cluster other than the
-    environment's own), with the same logging."""
+    environment's own), with the same logging and finisher."""
 
 
 def _label_value(text: str) -> str:
@@ -124,6 +132,8 @@ def kit_arguments(notebook: Notebook, item: dict[str, str] | None = None) -> lis
         "--timeout",
         str(notebook.timeout),
     ]
+    if notebook.log_output:
+        args.append("--log-output")  # the cells' own stdout and stderr in the task log
     for key, value in params.items():
         args += ["-p", key, value]
     return args
@@ -149,6 +159,7 @@ def _env(config: Config) -> dict[str, str]:
         "KIT_PROJECT": s.project,
         "KIT_IMAGE": s.image,
         "KIT_NAMESPACE": config.cluster.namespace,
+        "KIT_LOG_FORMAT": s.log_format,
     }
 
 
@@ -256,10 +267,16 @@ def pod_kwargs(config: Config, notebook: Notebook) -> dict[str, Any]:
         "termination_grace_period": 60,
         "get_logs": True,
         "log_events_on_failure": True,
+        # The provider logs the container states and events of a failed pod; the finisher
+        # records why it ended. Dumping the whole V1Pod into the error too buries both.
+        "log_pod_spec_on_failure": False,
         # A killed task deletes its pod: what on_kill does on every provider version (newer
         # ones add on_kill_action, default delete_pod; Composer's 10.14 rejects that key).
         "on_finish_action": "delete_pod",
         "deferrable": cluster.deferrable,
+        # The finisher's connection to the outputs bucket (the environment's own account).
+        "outputs_conn_id": cluster.gcp_conn_id,
+        **callbacks(config, notebook),
         "owner": notebook.owner,
         "retries": notebook.retries,
         "retry_delay": timedelta(seconds=notebook.retry_delay),

@@ -23,6 +23,10 @@ QUANTITY_RE = re.compile(r"(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[mkMGTPE]|[KMGTPE]i)
 DURATION_RE = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 TAINT_RE = re.compile(r"([^=:\s]+)(?:=([^:\s]*))?:(NoSchedule|PreferNoSchedule|NoExecute)")
 BUCKET_RE = re.compile(r"(gs|file)://\S+|/\S*")
+# An address a mail server takes: local@domain.tld, no spaces, commas or angle brackets.
+EMAIL_RE = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+")
+WEB_URL_RE = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
+CONN_ID_RE = re.compile(r"[A-Za-z0-9_.-]+")
 # Labels kit sets on every pod itself; a config may not redefine them.
 RESERVED_LABELS = {"notebook", "notebook-version", "app.kubernetes.io/name"}
 KIT_ERROR = "kit"
@@ -128,6 +132,24 @@ def _bucket(value: str) -> str:
     return value.rstrip("/")
 
 
+def _email(value: str) -> str:
+    if not EMAIL_RE.fullmatch(value):
+        fail(f"{value!r} is not an e-mail address (like name@example.com)")
+    return value
+
+
+def _web_url(value: str) -> str:
+    if not WEB_URL_RE.fullmatch(value):
+        fail(f"{value!r} must be an http(s):// URL with no query or fragment")
+    return value.rstrip("/")
+
+
+def _conn_id(value: str) -> str:
+    if not CONN_ID_RE.fullmatch(value):
+        fail(f"{value!r} is not an Airflow connection id")
+    return value
+
+
 def _distinct(items: list[dict[str, str]]) -> list[dict[str, str]]:
     for index, item in enumerate(items):
         if item in items[:index]:
@@ -158,4 +180,9 @@ Labels = dict[
 Tags = Annotated[list[Text], AfterValidator(lambda tags: list(dict.fromkeys(tags)))]
 Quantity = Annotated[str, BeforeValidator(_scalar), AfterValidator(_quantity)]
 ResourceName = Literal["cpu", "memory", "ephemeral-storage"]
+EmailAddress = Annotated[str, AfterValidator(_email)]
+WebUrl = Annotated[str, AfterValidator(_web_url)]
+ConnId = Annotated[str, AfterValidator(_conn_id)]
+LogFormat = Literal["auto", "text", "json"]
+NotifyEvent = Literal["failure", "recovery"]
 ClusterMode = Literal["in_cluster", "kubeconfig", "gke"]

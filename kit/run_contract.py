@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 # -- versions ------------------------------------------------------------------------------
 SCHEMA = "kit.run/2"
@@ -47,6 +48,13 @@ def run_url(bucket: str, notebook: str, run_id: str, file: str) -> str:
     return join(bucket, RUNS_DIR, notebook, run_id, file)
 
 
+def review_path(notebook: str, run_id: str, cell: int | None = None) -> str:
+    """The `kit review` page of a run (URL path, names quoted); with a cell number, the
+    executed notebook's page at that cell (`/runs/<notebook>/<run-id>/notebook#cell-N`)."""
+    path = f"/{RUNS_DIR}/{quote(notebook, safe='')}/{quote(run_id, safe='')}"
+    return path if cell is None else f"{path}/notebook#cell-{cell}"
+
+
 def split_run_url(bucket: str, url: str) -> tuple[str, str, str] | None:
     """(notebook, run_id, file) of a run's output or record URL; None for anything else."""
     root = runs_prefix(bucket)
@@ -68,6 +76,28 @@ STATUSES = (*FINAL_STATUSES, RUNNING, LOST, INVALID)
 EXIT_CODES = {SUCCEEDED: 0, FAILED: 1, TIMED_OUT: 124, KILLED: 143}  # of `kit run`
 # Who wrote a record: `kit run` itself, or the DAGs' finisher for a pod that could not.
 RUNNER, FINISHER = "runner", "finisher"
+
+
+# The Airflow context a pod is given as variables (AIRFLOW_CTX_*): the record's `airflow`.
+AIRFLOW_VARS = {
+    "dag_id": "AIRFLOW_CTX_DAG_ID",
+    "run_id": "AIRFLOW_CTX_DAG_RUN_ID",
+    "task_id": "AIRFLOW_CTX_TASK_ID",
+    "try_number": "AIRFLOW_CTX_TRY_NUMBER",
+    "map_index": "AIRFLOW_CTX_MAP_INDEX",
+}
+
+
+def airflow_context(environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """The record's `airflow` object from a pod's variables; None outside Airflow."""
+    found: dict[str, Any] = {key: environ.get(var) for key, var in AIRFLOW_VARS.items()}
+    if not any(found.values()):
+        return None
+    for key in ("try_number", "map_index"):
+        value = found[key]
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            found[key] = int(value)
+    return found
 
 
 # -- time ----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -222,9 +223,22 @@ class DockerPod(LocalPod):
         args = self.pod_args
         return args[args.index("run") + 1].split("@")[0] if "run" in args[:-1] else ""
 
+    @property
+    def oom_killed(self) -> bool:
+        """Docker's final state says the OOM killer struck in the container."""
+        return bool(self.state.get("OOMKilled"))
+
+    @property
+    def exit_code(self) -> int | None:
+        """The container's exit code from Docker's final state (once reaped)."""
+        code = self.state.get("ExitCode")
+        return code if isinstance(code, int) and self.state else super().exit_code
+
     def terminate(self) -> None:
         """`docker stop`: SIGTERM, then SIGKILL after the grace period, as deleting the pod."""
         if self.proc.poll() is None:
+            if not self.timed_out:  # past its deadline a pod is stopped, not deleted
+                self.deleted_at = self.deleted_at or datetime.now(UTC)
             subprocess.Popen(
                 [self.docker, "stop", "--time", str(int(self.grace)), self.container],
                 stdout=subprocess.DEVNULL,
@@ -258,13 +272,6 @@ class DockerPod(LocalPod):
             with contextlib.suppress(ValueError):
                 self.state = json.loads(done.stdout) if done.returncode == 0 else {}
         subprocess.run([self.docker, "rm", "-f", self.container], capture_output=True, check=False)
-
-    def exit_reason(self, code: int) -> str:
-        """Why the container failed, in the kubelet's terms (OOMKilled, Error)."""
-        if self.timed_out:
-            return "exceeded activeDeadlineSeconds"
-        reason = "OOMKilled" if self.state.get("OOMKilled") else "Error"
-        return f"returned a failure: container terminated with reason {reason}, exit code {code}"
 
 
 def start_pod(pod: Any, settings: LocalSettings, image: str = DEFAULT_IMAGE) -> DockerPod:

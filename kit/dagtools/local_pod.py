@@ -5,7 +5,10 @@ operator, GKEStartPodOperator included, inherits) builds the pod exactly as in
 production with build_pod_request_obj(), then runs its container as a local process
 (kit.dagtools.process) or a Docker container of the runtime image (kit.dagtools.docker_pod)
 instead of creating the pod. on_kill and Ctrl-C stop every
-process, as deleting the pods would.
+process, as deleting the pods would. Once a process ends, the operator's own
+post_complete_action runs, as execute_sync runs it, against kit.dagtools.local_cluster:
+the pod status a kubelet would report, so that the provider's cleanup and kit's finisher
+see what they would see on a cluster.
 
 Fan-out runs in parallel. dag.test() runs one task instance at a time, so the first
 call for a mapped item starts its process and reschedules the task (Airflow's
@@ -25,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
+from kit.dagtools.local_cluster import LocalCluster, pod_status
 from kit.dagtools.process import LocalPod, LocalSettings, start_pod
 
 RESCHEDULE_AFTER = timedelta(seconds=1)
@@ -117,14 +121,23 @@ def _execute(self: Any, context: Any, **_sentinel: Any) -> None:
         # when a rescheduled task resumes); its "Kubernetes Pod" link would otherwise log
         # "XCom not found" after every call.
         persist_link(context=context, pod=pod.request)
+    # The operator's pod and its view of the cluster: this stand-in (on_kill, the finisher).
+    self.pod, self.pod_request_obj = pod.request, pod.request
+    self.pod_manager = self.client = LocalCluster(pod)
     if reschedule:
         raise AirflowRescheduleException(datetime.now(UTC) + RESCHEDULE_AFTER)
     code = pod.wait(self.log)
-    if REGISTRY.interrupted:
-        raise AirflowFailException(f"pod {pod.name}: the local run was interrupted")
+    try:
+        # What execute_sync does once the pod is done: the operator's own cleanup (which
+        # fails the task for a failed pod) and whatever kit's operators add to it.
+        self.post_complete_action(
+            pod=pod.request, remote_pod=pod_status(pod), context=context, result=None
+        )
+    finally:
+        if REGISTRY.interrupted:
+            raise AirflowFailException(f"pod {pod.name}: the local run was interrupted")
     if code != 0:
-        reason = pod.exit_reason(code)
-        raise AirflowException(f"pod {pod.name} (kit run, run id {pod.run_id}) {reason}")
+        raise AirflowException(f"pod {pod.name} (kit run, run id {pod.run_id}) exited {code}")
 
 
 def _on_kill(self: Any) -> None:

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -77,6 +78,21 @@ class LocalPod:
     started: float = field(default_factory=time.monotonic)
     timed_out: bool = False
     pump: threading.Thread | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    ended_at: datetime | None = None
+    deleted_at: datetime | None = None  # when the run stopped it, as deleting the pod would
+
+    @property
+    def exit_code(self) -> int | None:
+        """The container's exit code as Kubernetes reports it (a signal S is 128 + S, as
+        the image's init, tini, exits); None while it runs."""
+        code = self.proc.poll()
+        return None if code is None else (128 - code if code < 0 else code)
+
+    @property
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer ended it (known for containers only)."""
+        return False
 
     @property
     def run_id(self) -> str:
@@ -89,13 +105,11 @@ class LocalPod:
         ref = self.argv[self.argv.index("run") + 1] if "run" in self.argv[1:2] else ""
         return ref.split("@")[0]
 
-    def exit_reason(self, code: int) -> str:
-        """Why the pod failed, for the task's error."""
-        return "exceeded activeDeadlineSeconds" if self.timed_out else f"exited with code {code}"
-
     def terminate(self) -> None:
         """SIGTERM the process group (kit run and its kernel), as deleting the pod would."""
         if self.proc.poll() is None:
+            if not self.timed_out:  # past its deadline a pod is stopped, not deleted
+                self.deleted_at = self.deleted_at or datetime.now(UTC)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
 
@@ -126,6 +140,11 @@ class LocalPod:
                 break
             except subprocess.TimeoutExpired:
                 continue
+        self.ended_at = self.ended_at or datetime.now(UTC)
+        # A container ends with its init: what the runner left behind (a kernel whose
+        # runner was SIGKILLed) goes with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         if self.pump is not None:
             self.pump.join(timeout=5)
         self._drain(log)

@@ -9,6 +9,7 @@ is imported, since Airflow reads its configuration at import.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import subprocess
 import sys
@@ -25,6 +26,20 @@ from kit.dagtools.process import LocalPod, LocalPodError, LocalSettings, start_p
 from kit.run_contract import OUTPUT_FILE, run_url
 
 STAMP = ".kit-db-migrated"
+# The Airflow connection the DAGs' finisher and notifiers read and write the outputs bucket
+# with (notebooks.yaml cluster.gcp_conn_id, by default this one).
+GCP_CONN_VAR = "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"
+
+
+def emulator_connection(env: MutableMapping[str, str]) -> None:
+    """Against the embedded GCS (STORAGE_EMULATOR_HOST), give Airflow's default Google
+    Cloud connection anonymous credentials (the google provider's `is_anonymous` extra):
+    the GCS client then talks to the emulator and needs no account. A connection the
+    developer defined is kept; without an emulator nothing changes."""
+    if env.get("STORAGE_EMULATOR_HOST") and GCP_CONN_VAR not in env:
+        project = env.get("KIT_PROJECT") or "kit-local"
+        extra = {"is_anonymous": True, "project": project}
+        env[GCP_CONN_VAR] = json.dumps({"conn_type": "google_cloud_platform", "extra": extra})
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,7 @@ def configure(environ: MutableMapping[str, str] | None = None) -> Paths:
     env.setdefault("AIRFLOW_HOME", str(repo / ".kit" / f"airflow-{major_minor}"))
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(repo / "dags"))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    emulator_connection(env)
     notebook_python = env.get("KIT_NOTEBOOK_PYTHON") or str(repo / ".venv" / "bin" / "python")
     return Paths(
         repo=repo,
@@ -127,8 +143,7 @@ def summary(dag_run: Any, pods: dict[Any, LocalPod], out: TextIO) -> None:
         outputs = pod.env.get("KIT_OUTPUTS_BUCKET", "")
         url = run_url(outputs, pod.notebook, pod.run_id, OUTPUT_FILE)
         print(
-            f"  {task_id}{item} try {try_number}: exit {pod.proc.returncode} "
-            f"run {pod.run_id} -> {url}",
+            f"  {task_id}{item} try {try_number}: exit {pod.exit_code} run {pod.run_id} -> {url}",
             file=out,
         )
 

@@ -76,3 +76,22 @@ def pairs(mapping: Mapping[str, Any], width: int = 40, limit: int | None = None)
     shown = items if limit is None else items[:limit]
     text = ", ".join(f"{k}={value(v, width)}" for k, v in shown)
     return text + (", …" if len(shown) < len(items) else "")
+
+
+def kubernetes(record: Mapping[str, Any]) -> str:
+    """What the DAGs' finisher read from a pod that ended without a record ("" for the
+    runner's records): node, container exit code and Kubernetes' reason, the limits."""
+    if record.get("written_by") != "finisher":
+        return ""
+    k8s = record.get("kubernetes") or {}
+    parts = ["recorded by the Airflow finisher"]
+    if k8s.get("node"):
+        parts.append(f"node {k8s['node']}")
+    code, reason = k8s.get("container_exit_code"), k8s.get("reason")
+    if code is not None:
+        parts.append(f"exit {code}" + (f" ({reason})" if reason else ""))
+    elif reason:
+        parts.append(f"Kubernetes reason {reason}")
+    if isinstance(k8s.get("limits"), Mapping) and k8s["limits"]:
+        parts.append("limits " + ", ".join(f"{k}={v}" for k, v in k8s["limits"].items()))
+    return ", ".join(parts)

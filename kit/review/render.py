@@ -5,18 +5,18 @@ from __future__ import annotations
 import functools
 import re
 from typing import Any
-from urllib.parse import quote
 
 from kit.review import fmt
 from kit.review.record import Run
 from kit.review.templates import TEMPLATES
+from kit.run_contract import review_path
 
 _VERSION = re.compile(r"^(\d{8})T(\d{4})\d{2}Z-([0-9a-f]{12})$")
 
 
 def run_href(run: Run) -> str:
     """The review page path of a run (names and ids URL-quoted)."""
-    return f"/runs/{quote(run.notebook, safe='')}/{quote(run.run_id, safe='')}"
+    return review_path(run.notebook, run.run_id)
 
 
 def short_version(version: str | None) -> str:
@@ -43,6 +43,7 @@ def environment() -> Any:
         moment=fmt.moment,
         value=fmt.value,
         pairs=fmt.pairs,
+        kubernetes=fmt.kubernetes,
         size=fmt.size,
         href=run_href,
         short_version=short_version,

@@ -97,6 +97,8 @@ def _facts(run: Run) -> Text:
     airflow = rec.get("airflow")
     if isinstance(airflow, dict):
         rows.append(("airflow", Text(fmt.pairs(airflow, width=60))))
+    if pod := fmt.kubernetes(rec):
+        rows.append(("kubernetes", Text(pod)))
     rows.append(("output", Text(run.output_url, style="cyan")))
     width = max(len(key) for key, _ in rows)
     return Text("\n").join(

@@ -41,6 +41,9 @@ RECORD = """\
     <dt>Airflow</dt><dd><code>{{ rec.airflow.get("dag_id") }} / {{ rec.airflow.get("run_id") }}
       / {{ rec.airflow.get("task_id") }} (try {{ rec.airflow.get("try_number") }})</code></dd>
     {%- endif %}
+    {%- with pod = rec | kubernetes %}{% if pod %}
+    <dt>Kubernetes</dt><dd>{{ pod }}</dd>
+    {%- endif %}{% endwith %}
     <dt>Output</dt><dd><code>{{ run.output_url }}</code></dd>
   </dl>
   <div class="kit-cols">

@@ -5,7 +5,6 @@ Its shape is the run contract's (kit.run_contract, schema "kit.run/2").
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -17,29 +16,14 @@ import kit
 from kit.metrics import collect
 from kit.modelrun import located
 from kit.run_contract import RUNNER, SCHEMA, cell_timings, iso
+from kit.run_contract import airflow_context as contract_airflow
 from kit.runner.outcome import Outcome
 from kit.runner.source import Source
-
-AIRFLOW_VARS = {
-    "dag_id": "AIRFLOW_CTX_DAG_ID",
-    "run_id": "AIRFLOW_CTX_DAG_RUN_ID",
-    "task_id": "AIRFLOW_CTX_TASK_ID",
-    "try_number": "AIRFLOW_CTX_TRY_NUMBER",
-    "map_index": "AIRFLOW_CTX_MAP_INDEX",
-}
 
 
 def airflow_context(environ: dict[str, str] | None = None) -> dict[str, Any] | None:
     """The Airflow context the pod was given in env vars, or None outside Airflow."""
-    env = dict(os.environ) if environ is None else environ
-    ctx: dict[str, Any] = {key: env.get(var) for key, var in AIRFLOW_VARS.items()}
-    if not any(ctx.values()):
-        return None
-    for key in ("try_number", "map_index"):
-        if ctx[key] not in (None, ""):
-            with contextlib.suppress(ValueError):
-                ctx[key] = int(ctx[key])
-    return ctx
+    return contract_airflow(dict(os.environ) if environ is None else environ)
 
 
 def _cells(notebook: Mapping[str, Any] | None, peaks: Mapping[int, int]) -> list[dict[str, Any]]:

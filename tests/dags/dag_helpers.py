@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import email
+import email.policy
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -18,12 +24,16 @@ from unittest import mock
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 NOTEBOOK_BIN = REPO / ".venv" / "bin"
+KIT = str(NOTEBOOK_BIN / "kit")
 LABEL_VALUE = r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
 
 # A stand-in for the notebook environment's `kit`: records how it was called (in its
-# working directory), sleeps `-p sleep S` seconds and exits with `-p exit N`.
+# working directory), sleeps `-p sleep S` seconds and exits with `-p exit N`, or with 3 on
+# the tries listed in `-p fail_tries 1,2`. Like `kit run`, a clean exit leaves a run record
+# (a minimal valid one) when it can reach the embedded GCS; a failing exit leaves none, as
+# when the pod dies under the runner: the finisher's case.
 FAKE_KIT = """#!{python}
-import json, os, sys, time
+import json, os, sys, time, urllib.parse, urllib.request
 args = sys.argv[1:]
 params = {{args[i + 1]: args[i + 2] for i, a in enumerate(args) if a == "-p"}}
 started = time.time()
@@ -33,7 +43,30 @@ record = {{"argv": args, "env": dict(os.environ), "started": started, "finished"
 with open("invocation.json", "w") as out:
     json.dump(record, out)
 print("fake kit done", flush=True)
-sys.exit(int(params.get("exit", "0")))
+code = int(params.get("exit", "0"))
+if os.environ.get("AIRFLOW_CTX_TRY_NUMBER") in params.get("fail_tries", "").split(","):
+    code = 3
+host, bucket = os.environ.get("STORAGE_EMULATOR_HOST"), os.environ["KIT_OUTPUTS_BUCKET"]
+if code == 0 and host and bucket.startswith("gs://"):
+    name, run_id = args[1].split("@")[0], args[args.index("--run-id") + 1]
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    run = {{
+        "schema": "kit.run/2", "run_id": run_id, "notebook": name, "version": None,
+        "output_url": f"{{bucket}}/runs/{{name}}/{{run_id}}/output.ipynb", "status": "succeeded",
+        "reason": None, "written_by": "runner", "parameters": params, "overridden": sorted(params),
+        "started_at": now, "finished_at": now, "duration_seconds": 0.0, "error": None,
+        "stopped_at": None, "cells_not_run": 0, "cells": [], "peak_rss_bytes": None,
+        "metrics": {{}}, "kit_version": None,
+    }}
+    target = urllib.parse.quote(f"runs/{{name}}/{{run_id}}/run.json", safe="")
+    url = f"{{host}}/upload/storage/v1/b/{{bucket[5:]}}/o?uploadType=media&name={{target}}"
+    upload = urllib.request.Request(url, data=json.dumps(run).encode(), method="POST")
+    upload.add_header("Content-Type", "application/json")
+    try:
+        urllib.request.urlopen(upload, timeout=10).close()
+    except OSError as exc:
+        print(f"fake kit: no run record ({{exc}})", flush=True)
+sys.exit(code)
 """
 
 # A minimal notebooks.yaml; tests append entries or replace lines.
@@ -165,3 +198,58 @@ def env_of(pod: Any) -> dict[str, Any]:
         e.name: e.value if e.value is not None else e.value_from.field_ref.field_path
         for e in container.env
     }
+
+
+@contextlib.contextmanager
+def embedded_gcs(root: Path) -> Iterator[dict[str, str]]:
+    """`kit dev up` (the notebook environment's kit) on a free port, with the default
+    buckets; yields the environment `kit dev env` gives a shell (os.environ, no KIT_*)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
+    run_cli([KIT, "dev", "up", "--root", str(root), "--port", str(free_port())], base)
+    try:
+        exports = run_cli([KIT, "dev", "env", "--root", str(root)], base)
+        env = dict(base)
+        for line in exports.splitlines():
+            key, _, value = line.removeprefix("export ").partition("=")
+            env[key] = shlex.split(value)[0]
+        yield env
+    finally:
+        run_cli([KIT, "dev", "down", "--root", str(root)], base)
+
+
+def gcs_read(env: dict[str, str], url: str) -> bytes:
+    """An object's bytes, straight from the emulator's JSON API."""
+    import urllib.parse
+    import urllib.request
+
+    bucket, _, name = url.removeprefix("gs://").partition("/")
+    quoted = urllib.parse.quote(name, safe="")
+    host = env["STORAGE_EMULATOR_HOST"]
+    with urllib.request.urlopen(f"{host}/storage/v1/b/{bucket}/o/{quoted}?alt=media") as resp:
+        return bytes(resp.read())
+
+
+class Inbox:
+    """aiosmtpd handler: keeps every message a real SMTP server on loopback receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+
+def smtp_connection(port: int) -> str:
+    """An Airflow SMTP connection (URI-less JSON form) to a plain server on loopback."""
+    extra = {"disable_ssl": True, "disable_tls": True, "from_email": "kit@example.com"}
+    extra["retry_limit"] = 0
+    return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": extra})
+
+
+def mail_body(message: EmailMessage) -> str:
+    """A received mail's body (the notifier sends HTML)."""
+    part = message.get_body(preferencelist=("html", "plain"))
+    assert part is not None
+    return str(part.get_content())

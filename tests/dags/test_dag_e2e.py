@@ -6,22 +6,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import re
-import shlex
+import signal
+import subprocess
+import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_helpers import BASE_CONFIG, NOTEBOOK_BIN, REPO, airflow_major_minor, free_port, run_cli
+from dag_helpers import (
+    BASE_CONFIG,
+    KIT,
+    REPO,
+    Inbox,
+    airflow_major_minor,
+    embedded_gcs,
+    gcs_read,
+    mail_body,
+    run_cli,
+)
 from record_support import assert_valid
 
-KIT = str(NOTEBOOK_BIN / "kit")
 SUMMARY = re.compile(r"^  (\S+?)(?:\[(\d+)\])? try (\d+): exit (\d+) run (\S+) -> (\S+)$", re.M)
 
 ECHO_NOTEBOOK = {
@@ -58,28 +69,22 @@ ECHO_NOTEBOOK = {
 
 @pytest.fixture(scope="module")
 def gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The embedded GCS (kit dev up); the environment `kit dev env` gives a shell."""
-    root = tmp_path_factory.mktemp("gcs")
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
-    run_cli([KIT, "dev", "up", "--root", str(root), "--port", str(free_port())], base)
-    try:
-        exports = run_cli([KIT, "dev", "env", "--root", str(root)], base)
-        env = dict(base)
-        for line in exports.splitlines():
-            key, _, value = line.removeprefix("export ").partition("=")
-            env[key] = shlex.split(value)[0]
+    """An embedded GCS of this module's own (kit dev up); the environment `kit dev env`
+    gives a shell."""
+    with embedded_gcs(tmp_path_factory.mktemp("gcs")) as env:
         yield env
-    finally:
-        run_cli([KIT, "dev", "down", "--root", str(root)], base)
 
 
-def gcs_read(env: dict[str, str], url: str) -> bytes:
-    """An object's bytes, straight from the emulator's JSON API."""
-    bucket, _, name = url.removeprefix("gs://").partition("/")
-    quoted = urllib.parse.quote(name, safe="")
-    host = env["STORAGE_EMULATOR_HOST"]
-    with urllib.request.urlopen(f"{host}/storage/v1/b/{bucket}/o/{quoted}?alt=media") as resp:
-        return bytes(resp.read())
+def progress(log: str) -> list[dict[str, Any]]:
+    """kit run's JSON progress events in a task log (`[pod] {...}` lines; Airflow 3's log
+    adds the logger's name after the message)."""
+    decoder, events = json.JSONDecoder(), []
+    for line in log.splitlines():
+        start = line.find('{"severity"')
+        if start >= 0:
+            with contextlib.suppress(ValueError):
+                events.append(decoder.raw_decode(line[start:])[0])
+    return events
 
 
 def dag_test(dag_id: str, env: dict[str, str]) -> tuple[str, list[tuple[Any, ...]], float]:
@@ -114,9 +119,15 @@ def test_forecast_fans_out_over_two_datasets(airflow_db: Path, gcs: dict[str, st
         assert record["pod"].startswith("forecast-")
         assert json.loads(gcs_read(gcs, output_url))["cells"]
         assert gcs_read(gcs, output_url.replace("output.ipynb", "forecast.csv"))
-    # The task log streams kit run's progress: a line as each cell starts and ends.
-    assert re.search(r"kit: cell \d+ started \(\+[\d.]+s\): ", out)
-    assert re.search(r"kit: cell \d+, In \[\d+\] done in [\d.]+s .*peak RSS", out)
+    # The task log streams kit run's progress, a JSON line (KIT_LOG_FORMAT=json, for Cloud
+    # Logging) as each cell starts and ends.
+    started = [e for e in progress(out) if e["event"] == "cell_started"]
+    assert started
+    assert all(e["message"].startswith(f"cell {e['cell']} started (+") for e in started)
+    finished = [e for e in progress(out) if e["event"] == "cell_finished"]
+    assert finished
+    assert all("peak RSS" in e["message"] for e in finished)
+    assert {e["run_id"] for e in finished} == {a[4] for a in attempts}
 
 
 @pytest.mark.slow
@@ -165,3 +176,123 @@ def test_hostile_parameter_reaches_the_notebook_unchanged(
     assert_valid(record)
     assert record["parameters"]["value"] == value
     assert not marker.exists()
+
+
+CRASH_NOTEBOOK = {
+    **ECHO_NOTEBOOK,
+    "cells": [
+        {**ECHO_NOTEBOOK["cells"][0], "source": "seconds = 0\n"},
+        *(
+            {"cell_type": "code", "id": f"c{i}", "metadata": {}, "execution_count": None}
+            | {"outputs": [], "source": source}
+            for i, source in enumerate(
+                [
+                    'print("warming up", flush=True)\n',
+                    "import time\ntime.sleep(float(seconds))\n",
+                    'raise ValueError(f"bad value: {seconds}")\n',
+                ]
+            )
+        ),
+    ],
+}
+REVIEW = "https://kit-review.example.com"
+POD_STARTED = re.compile(r"Pod (\S+) runs locally \(pid (\d+)\): (.*)$")
+
+
+@pytest.mark.slow
+def test_a_killed_runner_ends_with_a_finisher_record_and_each_failure_sends_one_mail(
+    airflow_db: Path, gcs: dict[str, str], inbox: Inbox, tmp_path: Path
+) -> None:
+    """Two items of one DAG run fail: item 0 in its own cell (kit run records it), item 1
+    because its runner is SIGKILLed mid-cell (the finisher records it). Each sends one mail
+    with its failing cell; `kit runs` shows both reasons."""
+    notebook = tmp_path / "crash.ipynb"
+    notebook.write_text(json.dumps(CRASH_NOTEBOOK))
+    run_cli([KIT, "publish", str(notebook)], gcs)
+    config = tmp_path / "notebooks.yaml"
+    settings = f"  data_bucket: gs://kit-data\n  review_url: {REVIEW}\n"
+    config.write_text(
+        BASE_CONFIG.replace("  data_bucket: gs://kit-data\n", settings)
+        + "  - name: crash\n    log_output: true\n    fan_out: [{seconds: '0'}, {seconds: '600'}]\n"
+        + "    notify: [{email: [ds@example.com]}]\n"
+    )
+    env = {**gcs, "KIT_DAGS_CONFIG": str(config)}
+    env["AIRFLOW_CONN_SMTP_DEFAULT"] = os.environ["AIRFLOW_CONN_SMTP_DEFAULT"]
+    argv = [KIT, "dag", "test", "kit_crash", "--date", "2026-05-04"]
+    runner = subprocess.Popen(
+        [*argv, "--airflow", airflow_major_minor()],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in runner.stdout or ()])
+    reader.start()
+    seen: list[str] = []
+    sleeper: tuple[str, int] | None = None
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # until item 1's runner is in its sleeping cell
+        with contextlib.suppress(queue.Empty):
+            line = lines.get(timeout=1)
+            seen.append(line)
+            if (found := POD_STARTED.search(line)) and "'600'" in found.group(3):
+                sleeper = (found.group(1), int(found.group(2)))
+            if sleeper and f"[{sleeper[0]}]" in line and '"source": "import time"' in line:
+                break
+        assert runner.poll() is None or not lines.empty(), "\n".join(seen[-50:])
+    assert sleeper is not None, "\n".join(seen[-50:])
+    os.kill(sleeper[1], signal.SIGKILL)  # the runner dies without a word: no run.json
+    assert runner.wait(timeout=300) == 1
+    reader.join(timeout=30)
+    while not lines.empty():
+        seen.append(lines.get())
+    out = "\n".join(seen)
+    attempts = {a[1]: a for a in SUMMARY.findall(out)}
+    assert sorted(attempts) == ["0", "1"], out[-3000:]
+    assert attempts["0"][3] == "1"
+    assert attempts["1"][3] == "137"
+    records = {
+        index: json.loads(gcs_read(gcs, attempt[5].replace("output.ipynb", "run.json")))
+        for index, attempt in attempts.items()
+    }
+    for record in records.values():
+        assert_valid(record)
+    raised, killed = records["0"], records["1"]
+    assert (raised["written_by"], raised["status"]) == ("runner", "failed")
+    assert raised["reason"] == "ValueError: bad value: 0"
+    assert raised["stopped_at"]["cell"] == 4
+    assert (killed["written_by"], killed["status"]) == ("finisher", "failed")
+    assert killed["reason"] == "container exited 137 (SIGKILL)"
+    assert killed["stopped_at"]["cell"] == 3
+    assert killed["stopped_at"]["source"] == "import time"
+    assert killed["cells_not_run"] == 1
+    assert killed["kubernetes"]["container_exit_code"] == 137
+    assert killed["kubernetes"]["pod"] == sleeper[0]
+    assert killed["parameters"]["seconds"] == 600  # as the runner cast it (papermill metadata)
+    assert killed["airflow"]["map_index"] == 1
+    # log_output: the cells' own output is in the task log too.
+    assert any(e["event"] == "cell_output" and e["message"] == "warming up" for e in progress(out))
+    # One mail per failed task instance, each naming its run, reason and failing cell.
+    mails = {m["Subject"]: mail_body(m) for m in inbox.messages}
+    assert sorted(mails) == [
+        "kit: crash failed: ValueError: bad value: 0",
+        "kit: crash failed: container exited 137 (SIGKILL)",
+    ]
+    for subject, (cell, index) in {
+        "kit: crash failed: ValueError: bad value: 0": (4, "0"),
+        "kit: crash failed: container exited 137 (SIGKILL)": (3, "1"),
+    }.items():
+        run_id = attempts[index][4]
+        assert f"<td>{run_id}</td>" in mails[subject]
+        assert re.search(rf"<td>cell {cell}(, In \[\d+\])?: \w", mails[subject])
+        assert f"{REVIEW}/runs/crash/{run_id}/notebook#cell-{cell}</td>" in mails[subject]
+    # kit runs (the notebook side) lists both as failed and shows each reason and cell.
+    listing = run_cli([KIT, "runs", "crash"], gcs)
+    assert all(f"{a[4]}  crash@" in listing for a in attempts.values()), listing
+    shown = run_cli([KIT, "runs", "show", "crash", attempts["1"][4]], gcs)
+    assert "container exited 137 (SIGKILL)" in shown
+    assert "recorded by the Airflow finisher, node localhost, exit 137 (Error)" in shown
+    assert (
+        "Failed at cell 3: container exited 137 (SIGKILL); 1 later code cell did not run" in shown
+    )

@@ -89,6 +89,7 @@ def test_environment_carries_airflow_context_and_settings(
             assert env["KIT_DATA_BUCKET"] == config.settings.data_bucket
             assert env["KIT_IMAGE"] == config.settings.image
             assert env["KIT_POD_NAME"] == "metadata.name"  # downward API
+            assert env["KIT_LOG_FORMAT"] == "json"  # progress lines as Cloud Logging entries
 
 
 def test_pod_lands_on_pool_1_only(rendered: dict[str, Any]) -> None:
@@ -197,6 +198,45 @@ def test_in_cluster_pod_also_validates(
     assert pod.metadata.labels["airflow_kpo_in_cluster"] == "False"
     manifest = ApiClient().sanitize_for_serialization(pod)
     kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_log_output_and_log_format_reach_the_pod(
+    airflow_db: Path, write_config: Callable[[str], Path]
+) -> None:
+    from kit_dag_config import load_config
+    from kit_dag_factory import build_dags
+
+    path = write_config(
+        BASE_CONFIG.replace("retry_delay: 1s", "retry_delay: 1s\n  log_output: true").replace(
+            "  data_bucket: gs://kit-data\n", "  data_bucket: gs://kit-data\n  log_format: text\n"
+        )
+        + "  - {name: chatty, params: {a: '1'}}\n  - {name: quiet, log_output: false}\n"
+    )
+    dags = build_dags(load_config(path, environ={}))
+    [(_, (chatty, _))] = render(dags["kit_chatty"], DATE).items()
+    args = chatty.spec.containers[0].args
+    assert args[3:7] == ["--timeout", "3600", "--log-output", "-p"]
+    assert env_of(chatty)["KIT_LOG_FORMAT"] == "text"
+    [(_, (quiet, _))] = render(dags["kit_quiet"], DATE).items()
+    assert "--log-output" not in quiet.spec.containers[0].args
+
+
+def test_output_urls_follow_the_run_contract() -> None:
+    from kit_dag_config import Settings
+    from kit_dag_factory import output_urls
+    from kit_run_contract import OUTPUT_FILE, run_url
+
+    settings = Settings(
+        project="p",
+        image="i",
+        modules_bucket="gs://m",
+        outputs_bucket="gs://o/team/",
+        data_bucket="gs://d",
+    )
+    url, console = output_urls(settings, "forecast", "r1")
+    assert url == run_url("gs://o/team", "forecast", "r1", OUTPUT_FILE)
+    assert url == "gs://o/team/runs/forecast/r1/output.ipynb"
+    assert console.endswith("/o/team/runs/forecast/r1/output.ipynb?project=p")
 
 
 def test_run_id_is_unique_per_attempt_and_a_safe_path_segment() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from gcs_support import fresh_settings
 from pod_support import (
+    CHATTY,
     HOG,
     SLEEPY,
     SUMMARY,
@@ -113,7 +114,12 @@ def published(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> d
     """The test notebooks, published to the modules bucket: name -> NAME@VERSION."""
     folder = tmp_path_factory.mktemp("notebooks")
     refs = {}
-    for name, sources in (("sleepy", SLEEPY), ("hog", HOG), ("whoami", WHOAMI)):
+    for name, sources in (
+        ("sleepy", SLEEPY),
+        ("hog", HOG),
+        ("whoami", WHOAMI),
+        ("chatty", CHATTY),
+    ):
         path = write_notebook(folder / f"{name}.ipynb", *sources)
         refs[name] = f"{name}@{publish_notebook(path, settings=settings).version}"
     return refs

@@ -151,6 +151,12 @@ SLEEPY = (
     "print('first cell ran', flush=True)",
     "import time\nprint('sleeping', flush=True)\ntime.sleep(float(seconds))",
 )
+# Output the runner keeps (papermill holds every output and saves the notebook) while the
+# kernel holds little: at a memory limit the OOM killer takes the runner, not the kernel.
+CHATTY = (
+    "print('warming up', flush=True)",
+    "import time\nfor i in range(5000):\n    print('x' * 100_000)\n    time.sleep(0.002)",
+)
 HOG = ("chunks = []\nfor _ in range(48):\n    chunks.append(b'\\x01' * (64 * 1024**2))",)
 WHOAMI = (
     "import json, os, pathlib, tempfile\n"

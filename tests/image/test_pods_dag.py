@@ -86,25 +86,38 @@ def _containers(prefix: str) -> list[str]:
     return [n for n in done.stdout.split() if n.startswith(prefix)]
 
 
-def test_an_oomkilled_pod_fails_its_task_as_the_kubelet_reports_it(
+def test_a_runner_the_oom_killer_takes_ends_with_the_finishers_record(
     image: str,
     published: dict[str, str],
     environ: dict[str, str],
+    settings: Settings,
     airflow_home: Path,
     tmp_path: Path,
 ) -> None:
-    entry = "  - {{name: whoami, version: {whoami}, resources: {{limits: {{memory: 64Mi}}}}}}\n"
+    """A real OOM kill: the notebook's output grows the runner (papermill keeps it all)
+    past the container's memory limit. The container ends OOMKilled (Docker's state, as
+    the kubelet reports it), kit run never writes run.json, and the Airflow side does."""
+    entry = "  - {{name: chatty, version: {chatty}, resources: {{limits: {{memory: 400Mi}}}}}}\n"
     config = _config(tmp_path / "notebooks.yaml", published, entry)
     env = {**environ, "AIRFLOW_HOME": str(airflow_home), "KIT_DAGS_CONFIG": str(config)}
     done = subprocess.run(
-        dag_test("kit_whoami", image), env=env, capture_output=True, text=True, timeout=600
+        dag_test("kit_chatty", image), env=env, capture_output=True, text=True, timeout=600
     )
     out = done.stdout + done.stderr
     assert done.returncode == 1, out[-3000:]
-    assert "returned a failure: container terminated with reason OOMKilled, exit code 137" in out
     [attempt] = SUMMARY.findall(done.stdout)
-    assert attempt[3] == "137"
-    assert not _containers("kit-pod-whoami-")
+    assert attempt[3] == "137", out[-3000:]
+    assert not _containers("kit-pod-chatty-")
+    record = json.loads(read_run_file(settings, "chatty", attempt[4], "run.json") or b"{}")
+    assert (record["status"], record["written_by"]) == ("failed", "finisher"), out[-3000:]
+    assert record["reason"] == "pod OOMKilled at the 400Mi memory limit"
+    assert record["kubernetes"]["reason"] == "OOMKilled"
+    assert record["kubernetes"]["container_exit_code"] == 137
+    assert record["kubernetes"]["limits"] == {"memory": "400Mi"}
+    # The output's last save shows the cell that was running.
+    assert record["stopped_at"]["cell"] == 3
+    assert record["stopped_at"]["source"] == "import time"
+    assert f"wrote {settings.outputs_bucket}/runs/chatty/{attempt[4]}/run.json" in out
 
 
 def test_ctrl_c_stops_every_container_and_each_run_records_killed(

@@ -252,3 +252,49 @@ def test_a_run_page_survives_an_unreadable_notebook(tmp_path: Path) -> None:
     assert pages.handle(["runs", "nb", "r1", "notebook"], {}).status == 400
     index = pages.handle([], {"notebook": "nb"})
     assert b'data-status="succeeded"' in index.body
+
+
+FINISHED = {
+    "written_by": "finisher",
+    "status": "failed",
+    "reason": "pod OOMKilled at the 64Mi memory limit",
+    "host": None,
+    "kit_version": None,
+    "stopped_at": {"cell": 3, "execution_count": None, "source": "chunks = []"},
+    "cells_not_run": 1,
+    "kubernetes": {
+        "pod": "hog-8xk2p",
+        "namespace": "kit-runs",
+        "node": "gke-kit-runs-pool-1-3f2a",
+        "container_exit_code": 137,
+        "reason": "OOMKilled",
+        "limits": {"cpu": "2", "memory": "64Mi"},
+    },
+}
+
+
+def test_a_finisher_record_shows_its_reason_and_what_the_pod_said(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from kit.review.listing import RunStore
+    from kit.review.pages import ReviewPages
+    from kit.review.show import run_details
+
+    record = v2_record(**FINISHED, run_id="r9", notebook="hog")
+    folder = tmp_path / "outputs" / "runs" / "hog" / "r9"
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps(record))
+    assert fmt.kubernetes(record) == (
+        "recorded by the Airflow finisher, node gke-kit-runs-pool-1-3f2a, exit 137 (OOMKilled), "
+        "limits cpu=2, memory=64Mi"
+    )
+    assert fmt.kubernetes(v2_record()) == ""
+    store = RunStore(Settings(outputs_bucket=str(tmp_path / "outputs")))
+    page = ReviewPages(store).handle(["runs", "hog", "r9"], {}).body.decode()
+    assert "pod OOMKilled at the 64Mi memory limit" in page
+    assert "<dt>Kubernetes</dt><dd>recorded by the Airflow finisher, node gke-" in page
+    console = Console(width=200, record=True)
+    console.print(run_details(store.get("hog", "r9"), None))
+    shown = console.export_text()
+    assert "reason      pod OOMKilled at the 64Mi memory limit" in shown
+    assert "kubernetes  recorded by the Airflow finisher" in shown

@@ -175,3 +175,30 @@ def test_cell_timings_come_from_the_executed_notebook() -> None:
             "status": "running",
         },
     ]
+
+
+def test_the_airflow_context_of_a_pod_is_read_once_for_runner_and_finisher() -> None:
+    from kit.run_contract import airflow_context
+
+    env = {
+        "AIRFLOW_CTX_DAG_ID": "kit_forecast",
+        "AIRFLOW_CTX_DAG_RUN_ID": "scheduled__2026-05-04T06:00:00+00:00",
+        "AIRFLOW_CTX_TASK_ID": "forecast",
+        "AIRFLOW_CTX_TRY_NUMBER": "2",
+        "AIRFLOW_CTX_MAP_INDEX": "-1",
+    }
+    assert airflow_context(env) == {
+        "dag_id": "kit_forecast",
+        "run_id": "scheduled__2026-05-04T06:00:00+00:00",
+        "task_id": "forecast",
+        "try_number": 2,
+        "map_index": -1,
+    }
+    assert airflow_context({"PATH": "/bin"}) is None
+
+
+def test_a_runs_review_page_path_is_quoted_and_can_point_at_a_cell() -> None:
+    from kit.run_contract import review_path
+
+    assert review_path("forecast", "r 1") == "/runs/forecast/r%201"
+    assert review_path("forecast", "r1", 7) == "/runs/forecast/r1/notebook#cell-7"
