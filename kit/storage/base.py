@@ -51,8 +51,14 @@ class Storage(Protocol):
         """Store bytes (and custom metadata) at url, atomically replacing any earlier object."""
         ...
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object whose URL starts with prefix, recursively, in name order."""
+    def list(
+        self, prefix: str, *, start_offset: str | None = None, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        """Every object whose URL starts with prefix, recursively, in name order.
+
+        start_offset: only URLs equal to or after it. page_size: how many objects each
+        request fetches (GCS); pages are fetched as the iterator is consumed.
+        """
         ...
 
     def exists(self, url: str) -> bool:

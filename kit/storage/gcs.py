@@ -139,13 +139,18 @@ class GCSStorage:
         )
         return self._info(url, blob)
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(
+        self, prefix: str, *, start_offset: str | None = None, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
         bucket, key = split_gs(prefix)
-        blobs = self._call(
-            prefix, lambda: list(self._client.list_blobs(bucket, prefix=key, retry=self._retry))
-        )
-        for blob in blobs:
-            yield self._info(f"gs://{bucket}/{blob.name}", blob)
+        offset = split_gs(start_offset)[1] if start_offset else None
+        # One request per page, made only when the caller reads that far.
+        pages = self._client.list_blobs(
+            bucket, prefix=key, start_offset=offset, page_size=page_size, retry=self._retry
+        ).pages
+        while (page := self._call(prefix, lambda: next(pages, None))) is not None:
+            for blob in page:
+                yield self._info(f"gs://{bucket}/{blob.name}", blob)
 
     def delete(self, url: str) -> None:
         blob = self._blob(url)

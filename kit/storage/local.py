@@ -126,7 +126,10 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"cannot write {url}: {exc.strerror or exc}") from None
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(
+        self, prefix: str, *, start_offset: str | None = None, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        del page_size  # one directory walk serves any page
         root = to_path(prefix)
         # A prefix may end inside a file name ("runs/fore"), as on GCS.
         base = root if prefix.endswith("/") or root.is_dir() else root.parent
@@ -142,8 +145,10 @@ class LocalStorage:
                 path = os.path.join(dirpath, name)
                 if path.startswith(stem):
                     found.append(path)
+        start = to_path(start_offset).as_posix() if start_offset else ""
         for path in sorted(found):  # name order, as GCS lists
-            yield self._info(scheme + path, Path(path))
+            if path >= start:
+                yield self._info(scheme + path, Path(path))
 
     def delete(self, url: str) -> None:
         path = to_path(url)
