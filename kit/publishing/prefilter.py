@@ -26,9 +26,7 @@ the pinned detect-secrets and that filtered scans find what unfiltered ones do.
 
 from __future__ import annotations
 
-import bisect
 import importlib
-import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -125,7 +123,6 @@ def matched_lines(
     lines: text.split("\\n"), when the caller has it already.
     """
     lines = text.split("\n") if lines is None else lines
-    starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     ascii_only = text.isascii()
     present = _bytes_present(text)
     lowered: str | None = None
@@ -149,7 +146,7 @@ def matched_lines(
             best = max(needs, key=lambda s: (min(map(len, s)), -len(s)))
             if min(map(len, best)) < _SHORT and len(needs) > 1:
                 best = min(needs, key=lambda s: sum(_count(haystack, n) for n in s))
-            found = set(_lines_with(haystack, best, starts))
+            found = set(_lines_with(haystack, best))
             if ci and not ascii_only:
                 if unusual is None:
                     unusual = {i for i, line in enumerate(lines) if not line.isascii()}
@@ -193,11 +190,16 @@ def _lower(text: str, ascii_only: bool) -> str:
     return text.lower() if ascii_only else text.translate(_ASCII_LOWER)
 
 
-def _lines_with(haystack: str, needles: Iterable[str], starts: list[int]) -> Iterator[int]:
-    """The lines holding one of the needles (each line once per needle)."""
+def _lines_with(haystack: str, needles: Iterable[str]) -> Iterator[int]:
+    """The 0-based lines holding one of the needles (each line once per needle)."""
     for needle in needles:
+        line, counted = 0, 0  # lines are counted up to `counted` as the search moves on
         at = haystack.find(needle)
         while at >= 0:
-            line = bisect.bisect_right(starts, at) - 1
+            line += haystack.count("\n", counted, at)
             yield line
-            at = haystack.find(needle, starts[line + 1]) if line + 1 < len(starts) else -1
+            end = haystack.find("\n", at)
+            if end < 0:
+                break
+            counted, line = end + 1, line + 1
+            at = haystack.find(needle, counted)

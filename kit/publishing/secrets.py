@@ -25,6 +25,7 @@ detect-secrets may also read as INI files, are scanned whole.
 from __future__ import annotations
 
 import functools
+import io
 import re
 import tempfile
 import threading
@@ -149,26 +150,27 @@ def _scan(tmp: Path, cells: list[tuple[int, str, str]], scan_file: Any) -> Itera
         if not source.strip():
             continue
         # Line numbers as detect-secrets counts them (it reads with universal newlines).
-        text = source.replace("\r\n", "\n").replace("\r", "\n")
+        text = source.replace("\r\n", "\n").replace("\r", "\n") if "\r" in source else source
         lines = text.split("\n")
         path = tmp / f"cell{index}{_SUFFIX.get(cell_type, '.txt')}"
-        path.write_text(text, encoding="utf-8")
         numbers: list[int | None] = list(range(1, len(lines) + 1))
-        if cell_type == _FILTERED and len(lines) >= _PREFILTER_FROM and not _as_ini(lines, path):
+        patterns = None
+        if cell_type == _FILTERED and len(lines) >= _PREFILTER_FROM and not _as_ini(text, lines):
             patterns = _patterns(tuple(sorted(p["name"] for p in _plugins())))
-            if patterns is not None:
-                lines, numbers = _window(lines, matched_lines(text, patterns, lines))
-                if not lines:
-                    continue
-                path.write_text("\n".join(lines), encoding="utf-8")
+        if patterns is not None:
+            lines, numbers = _window(lines, matched_lines(text, patterns, lines))
+            if not lines:
+                continue
+            text = "\n".join(lines)
+        path.write_text(text, encoding="utf-8")
         for secret in scan_file(str(path)):
             if number := numbers[secret.line_number - 1]:
                 yield Finding(index, number, secret.type)
         yield from _google(index, lines, numbers)
 
 
-def _as_ini(lines: list[str], path: Path) -> bool:
-    """Whether detect-secrets would read this file as an INI file (then lines are not
+def _as_ini(text: str, lines: list[str]) -> bool:
+    """Whether detect-secrets would read this cell as an INI file (then lines are not
     independent: it is scanned whole). configparser refuses a file at once when its first
     line that is not blank or a comment is not a [section] header: most code."""
     first = next((t for t in (ln.strip() for ln in lines) if t and t[0] not in "#;"), "")
@@ -176,7 +178,8 @@ def _as_ini(lines: list[str], path: Path) -> bool:
         return False
     from detect_secrets.transformers import get_transformed_file
 
-    with open(path, encoding="utf-8") as fh:
+    with io.StringIO(text) as fh:
+        fh.name = "cell.py"  # detect-secrets picks its rules by file name
         return bool(get_transformed_file(fh))  # type: ignore[arg-type]
 
 
