@@ -129,6 +129,7 @@ def run(
             index.close(result.record)
         finally:
             session.close()
+            writer.close()
     if report is not None:
         reason = result.record.get("reason")
         report.closed(result.status, result.output_url, reason, watch.clock())

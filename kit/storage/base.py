@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from kit.run_contract import join
@@ -49,6 +50,17 @@ class Storage(Protocol):
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
         """Store bytes (and custom metadata) at url, atomically replacing any earlier object."""
+        ...
+
+    def write_file(
+        self,
+        url: str,
+        path: Path,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        """Store a local file's bytes at url, reading it a chunk at a time (big objects)."""
         ...
 
     def list(

@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -18,6 +19,9 @@ from kit.storage.base import ObjectInfo, split_gs
 
 T = TypeVar("T")
 EMULATOR_VAR = "STORAGE_EMULATOR_HOST"
+# Bytes per request of a file upload (a multiple of 256 KiB): the client's default reads
+# 100 MiB at a time into memory.
+UPLOAD_CHUNK = 8 * 1024 * 1024
 
 
 def check_emulator(host: str) -> None:
@@ -134,6 +138,28 @@ class GCSStorage:
                 data,
                 content_type=content_type or "application/octet-stream",
                 if_generation_match=if_generation_match,
+                retry=self._retry,
+            ),
+        )
+        return self._info(url, blob)
+
+    def write_file(
+        self,
+        url: str,
+        path: Path,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        blob = self._blob(url)
+        blob.chunk_size = UPLOAD_CHUNK  # resumable, a chunk in memory at a time
+        if metadata:
+            blob.metadata = dict(metadata)
+        self._call(
+            url,
+            lambda: blob.upload_from_filename(
+                str(path),
+                content_type=content_type or "application/octet-stream",
                 retry=self._retry,
             ),
         )

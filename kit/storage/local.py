@@ -6,6 +6,7 @@ import fcntl
 import json
 import mimetypes
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -123,6 +124,34 @@ class LocalStorage:
                     os.utime(tmp, ns=(previous + 1, previous + 1))
                 os.replace(tmp, path)
                 return self._info(url, path)
+        except OSError as exc:
+            raise StorageError(f"cannot write {url}: {exc.strerror or exc}") from None
+
+    def write_file(
+        self,
+        url: str,
+        path: Path,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        target = to_path(url)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with self._locked(target):
+                if metadata:
+                    _meta_path(target).write_text(json.dumps(dict(metadata)), encoding="utf-8")
+                else:
+                    with suppress(FileNotFoundError):
+                        _meta_path(target).unlink()
+                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+                os.close(fd)
+                shutil.copyfile(path, tmp)
+                previous = target.stat().st_mtime_ns if target.is_file() else 0
+                if os.stat(tmp).st_mtime_ns <= previous:
+                    os.utime(tmp, ns=(previous + 1, previous + 1))
+                os.replace(tmp, target)
+                return self._info(url, target)
         except OSError as exc:
             raise StorageError(f"cannot write {url}: {exc.strerror or exc}") from None
 
