@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -124,11 +125,13 @@ class ReviewPages:
         """
         if status and status not in STATUSES:
             raise UsageError(f"unknown status {status!r}{did_you_mean(status, STATUSES)}")
-        page = self.store.page(
-            notebook or None, statuses=[status] if status else [], limit=PAGE_ROWS, after=after
-        )
-        runs = page.runs
-        names = sorted({*self.store.names(), *(r.notebook for r in runs)})
+        with ThreadPoolExecutor(1) as pool:  # the notebooks' names, while the page is read
+            listed = pool.submit(self.store.names)
+            page = self.store.page(
+                notebook or None, statuses=[status] if status else [], limit=PAGE_ROWS, after=after
+            )
+            runs = page.runs
+            names = sorted({*listed.result(), *(r.notebook for r in runs)})
         notebook_filters = _filter_links(names, notebook, lambda n: self._href(n, status))
         status_filters = _filter_links(STATUSES, status, lambda s: self._href(notebook, s))
         charted = [notebook] if notebook else sorted({r.notebook for r in runs})
