@@ -28,7 +28,7 @@ from bench.core import (
     stats,
 )
 from bench.core import run as run_cmd
-from bench.profiling import importtime
+from bench.profiling import cprofile, importtime
 from bench.publish_worker import edited
 from bench.stage import Stage
 
@@ -273,6 +273,32 @@ def big_sources(stage: Stage, sizes: tuple[float, ...]) -> dict[str, Any]:
         )
     )
     scan = big["phases"].get("secret scan (detect-secrets)", 0.0) / 3
+    profile = []
+    if publish / base > 3:
+        spec = {
+            "source": str(WORK / "publish" / f"source-{biggest:g}mb-src.ipynb"),
+            "name": f"source-{biggest:g}mb-profile".replace(".", "-"),
+            "n": 1,
+            "warmup": str(NOTEBOOK),
+            "work": str(WORK / "publish" / "source-profile.ipynb"),
+            "token": stage.token,
+            "tag": "profile",
+            "out": str(WORK / "publish-profile.json"),
+        }
+        cmd, wall, table = cprofile(
+            PYTHON,
+            [str(WORKER), json.dumps(spec)],
+            stage.env(),
+            "m4-big-source",
+            top=18,
+            title="function (a warm publish, after a small one)",
+        )
+        profile = [
+            f"**Where the time goes** for {biggest:g} MB of source: "
+            f"`{cmd.split(' bench/publish_worker.py')[0]} bench/publish_worker.py SPEC` "
+            f"({wall:.1f} s under the profiler, the small warm-up publish included):",
+            table,
+        ]
     return {
         "figures": figures,
         "details": [
@@ -286,6 +312,7 @@ def big_sources(stage: Stage, sizes: tuple[float, ...]) -> dict[str, Any]:
             "(kit/publishing/prefilter.py); it used to take about 3 s per MB, a minute for "
             "20 MB, checking every line with every plugin:",
             phases_table(big["phases"], 3),
+            *profile,
         ],
         "data": {f"{mb:g}": r for mb, r in done.items()},
     }

@@ -8,10 +8,11 @@ import mimetypes
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from kit.errors import NotFoundError, PreconditionFailedError, StorageError
 from kit.storage.base import ObjectInfo
@@ -106,6 +107,34 @@ class LocalStorage:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
+        def fill(fh: BinaryIO) -> None:
+            fh.write(data)
+
+        return self._replace(url, fill, if_generation_match, metadata)
+
+    def write_file(
+        self,
+        url: str,
+        path: Path,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        def fill(fh: BinaryIO) -> None:
+            with open(path, "rb") as source:
+                shutil.copyfileobj(source, fh)
+
+        return self._replace(url, fill, None, metadata)
+
+    def _replace(
+        self,
+        url: str,
+        fill: Callable[[BinaryIO], None],
+        if_generation_match: int | None,
+        metadata: Mapping[str, str] | None,
+    ) -> ObjectInfo:
+        """Write a new generation of url atomically: metadata first, then the bytes `fill`
+        writes to a temporary file, renamed over the object."""
         path = to_path(url)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,40 +147,12 @@ class LocalStorage:
                         _meta_path(path).unlink()
                 fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
+                    fill(fh)
                 if os.stat(tmp).st_mtime_ns <= previous:
                     # Coarse filesystem clocks can repeat a timestamp; generations must not.
                     os.utime(tmp, ns=(previous + 1, previous + 1))
                 os.replace(tmp, path)
                 return self._info(url, path)
-        except OSError as exc:
-            raise StorageError(f"cannot write {url}: {exc.strerror or exc}") from None
-
-    def write_file(
-        self,
-        url: str,
-        path: Path,
-        *,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> ObjectInfo:
-        target = to_path(url)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with self._locked(target):
-                if metadata:
-                    _meta_path(target).write_text(json.dumps(dict(metadata)), encoding="utf-8")
-                else:
-                    with suppress(FileNotFoundError):
-                        _meta_path(target).unlink()
-                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-                os.close(fd)
-                shutil.copyfile(path, tmp)
-                previous = target.stat().st_mtime_ns if target.is_file() else 0
-                if os.stat(tmp).st_mtime_ns <= previous:
-                    os.utime(tmp, ns=(previous + 1, previous + 1))
-                os.replace(tmp, target)
-                return self._info(url, target)
         except OSError as exc:
             raise StorageError(f"cannot write {url}: {exc.strerror or exc}") from None
 
