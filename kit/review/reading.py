@@ -18,6 +18,7 @@ from kit.review.cache import RecordCache
 from kit.review.record import Run, from_summary, parse_record, pending
 from kit.run_contract import (
     DEADLINE_META,
+    KEY_SEP,
     OUTPUT_FILE,
     RECORD_FILE,
     STARTED_META,
@@ -117,8 +118,11 @@ class Reader:
         """A run from its index entry; one still running (or partial, or unreadable) is
         looked up in its folder, where run.json may have landed since."""
         summary = read_summary(info.metadata)
-        if summary is None:
-            return None
+        if summary is None:  # a newer kit's, or damaged: the run's folder tells
+            parts = position.split(KEY_SEP, 2)
+            if len(parts) != 3:
+                return None
+            summary = {"notebook": parts[1], "run_id": parts[2]}
         name, run_id = str(summary.get("notebook")), str(summary["run_id"])
         record_url, output_url = self.urls(name, run_id)
         if is_final(summary) and not summary.get("partial"):

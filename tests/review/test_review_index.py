@@ -346,3 +346,19 @@ def test_a_runner_killed_outright_lists_as_running_then_lost(
     (run,) = store.list("demo")
     assert run.status == "lost"
     assert "no run.json by its deadline" in (run.reason or "")
+
+
+def test_an_entry_this_kit_cannot_read_is_listed_from_its_run_folder(
+    gcs_server: dev.Server,
+) -> None:
+    settings = fresh_settings(gcs_server, prefix="ixn")
+    write_run(settings, "nb", "r1", T0, final_entries=False)
+    newer = {contract.SUMMARY_META: json.dumps({"schema": "kit.run/9", "run_id": "r1"})}
+    io = StorageIndex(storage_for(settings.outputs_bucket))
+    urls = contract.index_urls(settings.outputs_bucket, "nb", "r1", T0)
+    for url in urls:
+        stored = io.stat(url)
+        assert stored is not None
+        assert io.put(url, b"", newer, stored.generation) is not None
+    (run,) = RunStore(settings).list("nb")
+    assert (run.run_id, run.status, run.complete) == ("r1", "succeeded", True)
