@@ -27,6 +27,8 @@ def kind(method: str, path: str) -> str:
         return "list"
     if "/o/" in parts.path:
         return "get" if method == "GET" else method.lower()
+    if parts.path.rstrip("/").count("/") == 4 and "/b/" in parts.path:
+        return "bucket"  # the client's own look at the bucket (or kit's, after a 404)
     return "other"
 
 

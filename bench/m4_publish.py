@@ -28,7 +28,7 @@ from bench.core import (
     stats,
 )
 from bench.core import run as run_cmd
-from bench.profiling import cprofile, importtime
+from bench.profiling import importtime, profile_table
 from bench.publish_worker import edited
 from bench.stage import Stage
 
@@ -275,29 +275,24 @@ def big_sources(stage: Stage, sizes: tuple[float, ...]) -> dict[str, Any]:
     scan = big["phases"].get("secret scan (detect-secrets)", 0.0) / 3
     profile = []
     if publish / base > 3:
-        spec = {
-            "source": str(WORK / "publish" / f"source-{biggest:g}mb-src.ipynb"),
-            "name": f"source-{biggest:g}mb-profile".replace(".", "-"),
-            "n": 1,
-            "warmup": str(NOTEBOOK),
-            "work": str(WORK / "publish" / "source-profile.ipynb"),
-            "token": stage.token,
-            "tag": "profile",
-            "out": str(WORK / "publish-profile.json"),
-        }
-        cmd, wall, table = cprofile(
-            PYTHON,
-            [str(WORKER), json.dumps(spec)],
-            stage.env(),
-            "m4-big-source",
-            top=18,
-            title="function (a warm publish, after a small one)",
+        prof = WORK / "profiles" / "m4-big-source.prof"
+        prof.parent.mkdir(parents=True, exist_ok=True)
+        worker(
+            stage,
+            {
+                "source": str(WORK / "publish" / f"source-{biggest:g}mb-src.ipynb"),
+                "name": f"source-{biggest:g}mb-profile".replace(".", "-"),
+                "n": 1,
+                "warmup": str(NOTEBOOK),
+                "work": str(WORK / "publish" / "source-profile.ipynb"),
+                "profile": str(prof),
+            },
+            "source-profile",
         )
         profile = [
-            f"**Where the time goes** for {biggest:g} MB of source: "
-            f"`{cmd.split(' bench/publish_worker.py')[0]} bench/publish_worker.py SPEC` "
-            f"({wall:.1f} s under the profiler, the small warm-up publish included):",
-            table,
+            f"**Where the time goes** in one warm publish of {biggest:g} MB of source "
+            f"(cProfile of `publish_notebook` alone, in the worker; {prof.relative_to(ROOT)}):",
+            profile_table(prof, top=20, title="function"),
         ]
     return {
         "figures": figures,

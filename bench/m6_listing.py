@@ -26,6 +26,7 @@ from typing import Any
 from bench.core import (
     KIT,
     PYTHON,
+    ROOT,
     WORK,
     BenchError,
     Figure,
@@ -38,7 +39,7 @@ from bench.core import (
     stats,
 )
 from bench.gcs_proxy import CountingProxy, describe
-from bench.measure import Measured, first_page, free_port, run_peak
+from bench.measure import Measured, first_page, free_port, run_peak, run_timed
 from bench.profiling import cprofile
 from bench.seed import NOTEBOOKS, Layout, Plan, seed
 from bench.stage import GCS_ROOT, Stage
@@ -48,19 +49,7 @@ TITLE = "Listing"
 BIG, SMALL, OLD = "kit-bench-runs", "kit-bench-runs-2k", "kit-bench-runs-old"
 CACHE = WORK / "cache"
 MB = 1024 * 1024
-FLOOR = (
-    "import sys\n"
-    "from google.cloud import storage\n"
-    "bucket, prefix, size = sys.argv[1], sys.argv[2], int(sys.argv[3])\n"
-    "pages = storage.Client().list_blobs(bucket, prefix=prefix, page_size=size).pages\n"
-    "n = sum(1 for _ in next(pages)) if size < 2000 else sum(sum(1 for _ in p) for p in pages)\n"
-    "print(n)\n"
-)
-API = (
-    "import kit\n"
-    "frame = kit.runs('forecast', since='7d')\n"
-    "print(len(frame), frame['status'].value_counts().to_dict())\n"
-)
+CLIENT = ROOT / "bench" / "listing_client.py"
 
 
 def _bucket(stage: Stage, name: str) -> Layout:
@@ -145,22 +134,22 @@ def measure(stage: Stage, quick: bool) -> Section:
     env = stage.env(KIT_OUTPUTS_BUCKET=f"gs://{BIG}", XDG_CACHE_HOME=str(CACHE))
     port = free_port()
     commands: dict[str, list[str]] = {
-        "F": [str(PYTHON), "-c", FLOOR, BIG, "runs/forecast/", "1000"],
+        "F": [str(PYTHON), str(CLIENT), "floor", BIG, "runs/forecast/", "1000"],
         "kit runs forecast -n 50": [str(KIT), "runs", "forecast", "-n", "50"],
         "review page, first page": [str(KIT), "review", "--port", str(port), "--quiet"],
-        "kit.runs('forecast', since='7d')": [str(PYTHON), "-c", API],
+        "kit.runs('forecast', since='7d')": [str(PYTHON), str(CLIENT), "frame", "forecast", "7d"],
     }
     results: dict[str, list[Measured]] = {name: [] for name in commands}
 
-    def runner(name: str, environ: dict[str, str]) -> Callable[[], Measured]:
+    def runner(name: str, environ: dict[str, str], peak: bool) -> Callable[[], Measured]:
         argv = commands[name]
         if name.startswith("review"):
-            return lambda: first_page(argv, environ, port)
-        return lambda: run_peak(argv, environ)
+            return lambda: first_page(argv, environ, port)  # the live server's VmHWM
+        return lambda: (run_peak if peak else run_timed)(argv, environ)
 
     def timed(name: str) -> Callable[[int], float]:
         def one(_round: int) -> float:
-            done = _cold(runner(name, env))
+            done = _cold(runner(name, env, peak=False))
             results[name].append(done)
             return done.seconds
 
@@ -175,16 +164,16 @@ def measure(stage: Stage, quick: bool) -> Section:
     try:
         via = {**env, "STORAGE_EMULATOR_HOST": proxy.url}
         requests: dict[str, Counter[str]] = {}
-        for name in commands:
+        peaks: dict[str, int] = {}
+        for name in commands:  # once more each: its requests, and its own peak memory
             proxy.take()
-            _cold(runner(name, via))
+            peaks[name] = _cold(runner(name, via, peak=True)).peak
             requests[name] = proxy.take()
         small = _small(stage, reps, proxy)
     finally:
         proxy.stop()
     old = _old(stage)
 
-    peaks = {n: max(m.peak for m in v) for n, v in results.items()}
     limits = {"kit runs forecast -n 50": 2, "review page, first page": 3}
     feel = {
         "kit runs forecast -n 50": f"listing 50 runs of {count:,}",
@@ -214,8 +203,7 @@ def measure(stage: Stage, quick: bool) -> Section:
         )
     section.figures += small["figures"] + old["figures"]
     section.commands = [
-        shown(commands["F"]).replace(FLOOR.replace("\n", "\\n"), "FLOOR")
-        + "   # F; FLOOR: list_blobs(bucket, prefix, page_size).pages, first page",
+        shown(commands["F"]) + "   # F",
         *(shown(argv, {"KIT_OUTPUTS_BUCKET": f"gs://{BIG}", "XDG_CACHE_HOME": "bench/work/cache"})
           for name, argv in commands.items() if name != "F"),
         "# every one cold: rm -rf bench/work/cache first; the review page: launch "
@@ -241,7 +229,8 @@ def measure(stage: Stage, quick: bool) -> Section:
         f"Medians of {reps} cold runs each after a warm-up round, the order rotating every "
         "round; each output checked (50 rows; 50 rows on the page; a week of forecast "
         "runs). Requests counted in one more run of each through a counting proxy; peak "
-        "memory is the process's (wait4), or the server's VmHWM once the page is served.",
+        "memory is the process's own VmHWM (bench/peak.py), the server's once the page is "
+        "served.",
         samples_table(samples),
         "**The emulator.** fake-gcs-server's filesystem backend walks the whole bucket on "
         "every list request, whatever its prefix or page size, and reads the attributes of "
@@ -282,13 +271,13 @@ def _check_outputs(results: dict[str, list[Measured]]) -> None:
 def _small(stage: Stage, reps: int, proxy: CountingProxy) -> dict[str, Any]:
     """2,000 runs: the whole `kit runs` against one listing of their 2,000 index entries."""
     env = stage.env(KIT_OUTPUTS_BUCKET=f"gs://{SMALL}", XDG_CACHE_HOME=str(CACHE))
-    floor = [str(PYTHON), "-c", FLOOR, SMALL, "index/runs/", "2000"]
+    floor = [str(PYTHON), str(CLIENT), "floor", SMALL, "index/runs/", "2000"]
     full = [str(KIT), "runs"]
     got: dict[str, list[Measured]] = {"floor": [], "kit runs": []}
 
     def one(name: str, argv: list[str]) -> Callable[[int], float]:
         def go(_round: int) -> float:
-            done = _cold(lambda: run_peak(argv, env))
+            done = _cold(lambda: run_timed(argv, env))
             got[name].append(done)
             return done.seconds
 
@@ -303,10 +292,9 @@ def _small(stage: Stage, reps: int, proxy: CountingProxy) -> dict[str, Any]:
             raise BenchError(f"kit runs listed {rows} of 2,000 runs")
     via = {**env, "STORAGE_EMULATOR_HOST": proxy.url}
     proxy.take()
-    _cold(lambda: run_peak(full, via))
+    peak = _cold(lambda: run_peak(full, via)).peak
     counted = proxy.take()
     lo, hi = (statistics.median(v) for v in samples.values())
-    peak = max(m.peak for m in got["kit runs"])
     return {
         "figures": [
             Figure("one listing of 2,000 index entries (fresh Python)", lo, "s"),
@@ -320,7 +308,7 @@ def _small(stage: Stage, reps: int, proxy: CountingProxy) -> dict[str, Any]:
             ),
         ],
         "commands": [
-            shown(floor).replace(FLOOR.replace("\n", "\\n"), "FLOOR") + "   # every page",
+            shown(floor) + "   # both pages",
             shown(full, {"KIT_OUTPUTS_BUCKET": f"gs://{SMALL}"}),
         ],
         "details": [
@@ -336,11 +324,11 @@ def _old(stage: Stage) -> dict[str, Any]:
     """2,000 runs as kit 0.1 wrote them: listed from runs/ (every record read), then
     indexed once with `kit runs reindex` (information)."""
     env = stage.env(KIT_OUTPUTS_BUCKET=f"gs://{OLD}", XDG_CACHE_HOME=str(CACHE))
-    listing = _cold(lambda: run_peak([KIT, "runs"], env))
+    listing = _cold(lambda: run_timed([KIT, "runs"], env))
     if "kit runs reindex" not in listing.stderr:
         raise BenchError("no hint to reindex a bucket without an index")
-    reindex = _cold(lambda: run_peak([KIT, "runs", "reindex"], env))
-    after = _cold(lambda: run_peak([KIT, "runs"], env))
+    reindex = _cold(lambda: run_timed([KIT, "runs", "reindex"], env))
+    after = _cold(lambda: run_timed([KIT, "runs"], env))
     return {
         "figures": [
             Figure(
@@ -381,7 +369,7 @@ REVIEW_SCRIPT = (
 
 def _diagnose(env: dict[str, str], missed: list[str]) -> list[str]:
     """A cProfile of each command that missed its target (cold)."""
-    scripts = {"review page, first page": REVIEW_SCRIPT, "kit.runs('forecast', since='7d')": API}
+    scripts = {"review page, first page": REVIEW_SCRIPT}
     found: list[str] = []
     for name in missed:
         shutil.rmtree(CACHE, ignore_errors=True)
@@ -389,6 +377,8 @@ def _diagnose(env: dict[str, str], missed: list[str]) -> list[str]:
             path = WORK / f"m6-{len(found)}.py"
             path.write_text(scripts[name])
             target = [str(path)]
+        elif name.startswith("kit.runs"):
+            target = [str(CLIENT), "frame", "forecast", "7d"]
         else:
             target = ["-m", "kit.cli.main", "runs", "forecast", "-n", "50"]
         cmd, wall, table = cprofile(

@@ -1,9 +1,12 @@
-"""Run a module in this process and write its peak RSS (VmHWM) when it exits.
+"""Run a module (or code) in this process and write its peak RSS (VmHWM) when it exits.
 
     .venv/bin/python bench/peak.py OUT_FILE -m kit.cli.main run ...
+    .venv/bin/python bench/peak.py OUT_FILE -c CODE ARGS...
+    .venv/bin/python bench/peak.py OUT_FILE SCRIPT.py ARGS...
 
-For `kit run`: its own memory, without its kernel's (a separate process that wait4 would
-count in). The number lands in OUT_FILE (bytes) however the command exits.
+The process's own peak: not its kernel's (`kit run` starts one as another process), and
+not its parent's (wait4's ru_maxrss keeps the larger RSS of the process it was forked
+from: the bench's). The number lands in OUT_FILE (bytes) however the command exits.
 """
 
 from __future__ import annotations
@@ -22,12 +25,21 @@ def _peak() -> int:
 
 
 def main() -> None:
-    out, flag, module, *args = sys.argv[1:]
-    if flag != "-m":
-        raise SystemExit("usage: peak.py OUT_FILE -m MODULE [ARGS...]")
+    out, flag, *rest = sys.argv[1:]
     atexit.register(lambda: Path(out).write_text(str(_peak())))
-    sys.argv = [module, *args]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    if flag.endswith(".py"):
+        sys.argv = [flag, *rest]
+        runpy.run_path(flag, run_name="__main__")
+        return
+    if flag not in ("-m", "-c") or not rest:
+        raise SystemExit("usage: peak.py OUT_FILE (-m MODULE | -c CODE | SCRIPT.py) [ARGS...]")
+    what, *args = rest
+    if flag == "-c":
+        sys.argv = ["-c", *args]
+        exec(compile(what, "<string>", "exec"), {"__name__": "__main__"})
+    else:
+        sys.argv = [what, *args]
+        runpy.run_module(what, run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":

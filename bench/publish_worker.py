@@ -6,12 +6,14 @@ A fresh process (so its first publish is "cold": kit.publishing and the GCS clie
 imported). SPEC: {"source": notebook, "name": published name, "work": scratch file,
 "n": new versions, "noop": bool, "warmup": path of a small notebook to publish first or
 null, "phases": bool, "floor": bool (before each publish, time reading the file and
-uploading it), "out": result file}. Every new version changes one line of the
-notebook (a comment with a counter), so each publish writes a real new version.
+uploading it), "profile": a file for a cProfile of the last publish, "out": result
+file}. Every new version changes one line of the notebook (a comment with a counter), so
+each publish writes a real new version.
 """
 
 from __future__ import annotations
 
+import cProfile
 import functools
 import json
 import sys
@@ -100,9 +102,15 @@ def main(spec: dict[str, Any]) -> dict[str, Any]:
         work.write_text(json.dumps(edited(source, f"{spec['token']}-{spec['tag']}-{i}"), indent=1))
         if spec.get("floor"):  # what publishing cannot beat: read the file, upload it
             floors.append(floor(work, settings.url("modules_bucket", "bench-floor", f"{i}.ipynb")))
+        profile = cProfile.Profile() if spec.get("profile") and i == spec["n"] - 1 else None
         start = time.perf_counter()
+        if profile is not None:
+            profile.enable()
         published = publish_notebook(work, spec["name"], settings=settings)
         latencies.append(time.perf_counter() - start)
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(spec["profile"])
         if not published.created:
             raise SystemExit(f"publish {i} created no new version: {published}")
         sizes.append(published.manifest.size)

@@ -130,7 +130,8 @@ class Reader:
                 summary, record_url=record_url, output_url=output_url, position=position
             )
         output = self._stat(output_url)
-        record = self._stat(record_url)
+        # Usually absent: asked as a yes/no (a missing object's stat also looks at the bucket).
+        record = self._stat(record_url) if self.storage.exists(record_url) else None
         if record is not None:
             run = self.record(name, run_id, record, output is not None)
             return dataclasses.replace(run, position=position)
