@@ -127,8 +127,9 @@ def reindex_cmd() -> None:
 
     done = reindex(settings(), progress=lambda line: err().print(f"kit: {line}"))
     out().print(
-        f"indexed {done.runs} runs of {done.notebooks} notebooks "
-        f"({done.written} entries written or updated); listings now read the index"
+        f"indexed {done.runs} run{'s' if done.runs != 1 else ''} of {done.notebooks} "
+        f"notebook{'s' if done.notebooks != 1 else ''} ({done.written} newly indexed or "
+        "updated); listings now read the index"
     )
 
 

@@ -45,7 +45,7 @@ class Reindexed:
     """What `reindex` did."""
 
     runs: int  # runs found under runs/
-    written: int  # runs whose entries were created or updated
+    written: int  # runs whose entries were created or updated (0: all indexed already)
     notebooks: int
 
 

@@ -228,7 +228,7 @@ def test_runs_from_before_the_index_list_then_reindex_indexes_them(
 
     code, out, _ = kit(capsys, "runs", "reindex")
     assert code == 0
-    assert "indexed 8 runs of 1 notebooks (8 entries written or updated)" in out
+    assert "indexed 8 runs of 1 notebook (8 newly indexed or updated)" in out
     assert is_indexed(store, bucket)
     counting = Counting(store)
     after = RunStore(settings, counting).page("nb", limit=None)  # type: ignore[arg-type]
