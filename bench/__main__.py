@@ -30,6 +30,7 @@ MODULES = {
     6: "bench.m6_listing",
     7: "bench.m7_size",
     8: "bench.m8_image",
+    9: "bench.m9_memory",
 }
 
 

@@ -5,12 +5,15 @@
 A fresh process (so its first publish is "cold": kit.publishing and the GCS client not yet
 imported). SPEC: {"source": notebook, "name": published name, "work": scratch file,
 "n": new versions, "noop": bool, "warmup": path of a small notebook to publish first or
-null, "phases": bool, "out": result file}. Every new version changes one line of the
-notebook (a comment with a counter), so each publish writes a real new version.
+null, "phases": bool, "floor": bool (before each publish, time reading the file and
+uploading it), "profile": a file for a cProfile of the last publish, "out": result
+file}. Every new version changes one line of the notebook (a comment with a counter), so
+each publish writes a real new version.
 """
 
 from __future__ import annotations
 
+import cProfile
 import functools
 import json
 import sys
@@ -61,6 +64,15 @@ def instrument() -> None:
             setattr(names[name], attr, _timed(label, getattr(names[name], attr)))
 
 
+def floor(path: Path, url: str) -> float:
+    """Seconds to read a file and upload its bytes, with kit's storage."""
+    from kit.storage import storage_for
+
+    start = time.perf_counter()
+    storage_for(url).write(url, path.read_bytes(), content_type="application/x-ipynb+json")
+    return time.perf_counter() - start
+
+
 def edited(source: dict[str, Any], counter: str) -> dict[str, Any]:
     """The notebook with a comment naming counter at the end of its last code cell."""
     nb: dict[str, Any] = json.loads(json.dumps(source))
@@ -85,12 +97,20 @@ def main(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("phases"):
         instrument()
     source = json.loads(Path(spec["source"]).read_text())
-    latencies, sizes = [], []
+    latencies, sizes, floors = [], [], []
     for i in range(spec["n"]):
         work.write_text(json.dumps(edited(source, f"{spec['token']}-{spec['tag']}-{i}"), indent=1))
+        if spec.get("floor"):  # what publishing cannot beat: read the file, upload it
+            floors.append(floor(work, settings.url("modules_bucket", "bench-floor", f"{i}.ipynb")))
+        profile = cProfile.Profile() if spec.get("profile") and i == spec["n"] - 1 else None
         start = time.perf_counter()
+        if profile is not None:
+            profile.enable()
         published = publish_notebook(work, spec["name"], settings=settings)
         latencies.append(time.perf_counter() - start)
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(spec["profile"])
         if not published.created:
             raise SystemExit(f"publish {i} created no new version: {published}")
         sizes.append(published.manifest.size)
@@ -98,6 +118,7 @@ def main(spec: dict[str, Any]) -> dict[str, Any]:
             f"#4 {spec['name']} publish {i + 1}/{spec['n']}: {latencies[-1]:.3f} s", file=sys.stderr
         )
     out.update(latencies=latencies, file_size=work.stat().st_size, published_size=sizes[-1])
+    out["floors"] = floors
     out["phases"] = dict(PHASES)
     if spec.get("noop"):
         start = time.perf_counter()

@@ -26,6 +26,7 @@ GKEStartPodOperator, which inherits them:
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -34,9 +35,19 @@ from typing import Any
 from kit_airflow_compat import AirflowRescheduleException, TaskDeferred
 from kit_attempt import Attempt, attempt_of, build_record, gone
 from kit_pod_status import PodEnd, pod_end
-from kit_run_contract import OUTPUT_FILE, RECORD_FILE, RECORD_TYPE
+from kit_run_contract import (
+    OUTPUT_FILE,
+    RECORD_FILE,
+    RECORD_TYPE,
+    index_urls,
+    names_prefix,
+    parse_time,
+    summary,
+    write_index,
+)
 from kit_run_store import OutputsStore, store_for
 
+log = logging.getLogger(__name__)
 DEFAULT_CONN = "google_cloud_default"
 # How long the end of an attempt waits for a runner still running in a pod being deleted:
 # kit run records `killed` within its own grace (KIT_GRACE_SECONDS, 30 s).
@@ -59,7 +70,32 @@ def record_attempt(
     a record. Creates the object only (if_generation_match=0); None when one exists."""
     record = build_record(attempt, end, output, killed=killed, started=started, now=now)
     data = json.dumps(record, indent=2, sort_keys=True, default=str).encode()
-    return record if store.create(attempt.url(RECORD_FILE), data, RECORD_TYPE) else None
+    if not store.create(attempt.url(RECORD_FILE), data, RECORD_TYPE):
+        return None
+    try:
+        index_attempt(store, attempt, record)
+    except Exception as exc:
+        log.warning(
+            "kit: wrote %s, but its index entries still say running (%s); listings read the "
+            "record for such runs, and `kit runs reindex` rewrites them",
+            attempt.url(RECORD_FILE),
+            exc,
+        )
+    return record
+
+
+def index_attempt(store: OutputsStore, attempt: Attempt, record: dict[str, Any]) -> None:
+    """Point the run's index entries at the finisher's record (kit_run_contract's index).
+
+    The runner keyed them by its start, which the record's started_at carries; a pod whose
+    runner never started gets new entries. The record is already written: listings fall
+    back to it, so a failure here is only logged by the caller.
+    """
+    bucket = attempt.outputs_bucket
+    when = parse_time(record.get("started_at")) or parse_time(record.get("finished_at"))
+    urls = index_urls(bucket, attempt.notebook, attempt.run_id, when)
+    write_index(store, urls, summary(record))
+    store.create(names_prefix(bucket) + attempt.notebook, b"", RECORD_TYPE)
 
 
 class FinishesAttempts:

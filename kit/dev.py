@@ -19,6 +19,7 @@ from pathlib import Path
 from kit.config import Settings, env_var
 from kit.errors import KitError, UsageError
 from kit.storage import storage_for
+from kit.storage.index import mark_if_empty
 
 DEFAULT_ROOT = Path(".kit/gcs")
 DEFAULT_PORT = 4443
@@ -167,6 +168,11 @@ def provision(server: Server, settings: Settings, examples: Path = EXAMPLES) -> 
         if not client.bucket(name).exists():
             client.create_bucket(name)
             changed.append(f"gs://{name}")
+    outputs = storage_for(settings.outputs_bucket, retry_deadline=settings.retry_deadline)
+    if settings.outputs_bucket.startswith("gs://"):
+        # A new outputs bucket is indexed from its first run on (kit.run_contract's index);
+        # one with older runs waits for `kit runs reindex`.
+        mark_if_empty(outputs, settings.outputs_bucket, "kit dev up")
     store = storage_for(settings.data_bucket, retry_deadline=settings.retry_deadline)
     for csv in sorted(examples.glob("*.csv")):
         target = settings.url("data_bucket", "prophet-examples", csv.name)

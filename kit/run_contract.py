@@ -2,10 +2,16 @@
 
     runs/<notebook>/<run-id>/output.ipynb   the executed notebook, saved while it runs
     runs/<notebook>/<run-id>/run.json       the run record, written last (if_generation_match=0)
+    index/runs/<key>                        every run, newest first (see "the index" below)
+    index/notebooks/<notebook>/<key>        the same entry, listed per notebook
+    index/names/<notebook>                  one empty object per notebook that has runs
+    index/format.json                       present once every run in the bucket is indexed
 
 run.json is versioned ("schema": "kit.run/2") and described by the JSON Schema
 kit/run_contract.schema.json; records of schema 1 still read (`upgrade`). Cells are
 named by their 1-based position in the source notebook, as JupyterLab shows them.
+run.json and the index entries carry a summary of the record as object metadata
+(`summary`), which listings return, so a listing reads no record.
 
 One definition for the runner, the review code, kit dagtools and the DAGs' finisher.
 The DAG side cannot import kit (Composer uploads only dags/), so dags/kit_run_contract.py
@@ -15,9 +21,11 @@ file, then copy it there. Hence: the standard library only, and no import of kit
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 # -- versions ------------------------------------------------------------------------------
@@ -323,3 +331,213 @@ _DEFAULTS: dict[str, Any] = {
     "metrics": dict,
     "written_by": RUNNER,
 }
+
+
+# -- the index: runs newest first, one request per page ------------------------------------
+# GCS lists names in lexicographic order and run ids do not sort by time, so each run also
+# has two small entries whose names start with its start time inverted (newest first):
+# index/runs/<key> and index/notebooks/<notebook>/<key>, key = <17-digit inverted start in
+# microseconds>~<notebook>~<run-id>. Both carry the run's summary as object metadata. The
+# runner creates them (summary "running") before it claims the output, and updates them
+# after writing run.json; the finisher, having written a record for a dead pod, updates
+# them the same way (`write_index`). `index/format.json` says the index is complete: a
+# bucket without it (runs written by kit 0.1, say) is listed from runs/ instead, until
+# `kit runs reindex` indexes it.
+INDEX_DIR = "index"
+INDEX_FORMAT = 1
+SUMMARY_META = "kit-summary"  # the object metadata key of the summary (JSON)
+KEY_SEP = "~"  # never in a notebook name or a run id
+SUMMARY_LIMIT = 4096  # bytes; GCS allows 8 KiB of custom metadata per object
+_KEY_SPAN = 10**17  # microseconds: inverted keys keep 17 digits until the year 5138
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def index_key(when: datetime | None, notebook: str, run_id: str) -> str:
+    """A run's index key: its start time inverted (newest sorts first), notebook, run id."""
+    micros = 0 if when is None else (_aware(when) - _EPOCH) // timedelta(microseconds=1)
+    return f"{_KEY_SPAN - 1 - max(micros, 0):017d}{KEY_SEP}{notebook}{KEY_SEP}{run_id}"
+
+
+def key_time(key: str) -> datetime | None:
+    """The start time an index key encodes (None for a key of a run without one)."""
+    try:
+        micros = _KEY_SPAN - 1 - int(key.split(KEY_SEP, 1)[0])
+    except ValueError:
+        return None
+    return _EPOCH + timedelta(microseconds=micros) if micros > 0 else None
+
+
+def index_prefix(bucket: str, notebook: str = "") -> str:
+    """index/runs/ (every run), or index/notebooks/<notebook>/ (one notebook's runs)."""
+    if notebook:
+        return join(bucket, INDEX_DIR, "notebooks", notebook) + "/"
+    return join(bucket, INDEX_DIR, "runs") + "/"
+
+
+def index_urls(bucket: str, notebook: str, run_id: str, started: datetime | None) -> list[str]:
+    """The URLs of a run's two index entries: in index/runs/ and in its notebook's folder."""
+    key = index_key(started, notebook, run_id)
+    return [index_prefix(bucket) + key, index_prefix(bucket, notebook) + key]
+
+
+def names_prefix(bucket: str) -> str:
+    """index/names/: one empty object per notebook that has runs."""
+    return join(bucket, INDEX_DIR, "names") + "/"
+
+
+def format_url(bucket: str) -> str:
+    """index/format.json: written once every run in the bucket has its index entries."""
+    return join(bucket, INDEX_DIR, "format.json")
+
+
+def format_body(written_by: str, now: datetime) -> bytes:
+    """The body of index/format.json."""
+    return json.dumps({"format": INDEX_FORMAT, "written_by": written_by, "at": iso(now)}).encode()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def summary(record: Mapping[str, Any]) -> dict[str, str]:
+    """The object metadata that summarises a record (or a running run's stand-in record).
+
+    What a listing shows: status, version, times, reason, parameters, scalar metrics and,
+    for a run without record, its deadline. Kept under SUMMARY_LIMIT bytes: what does not
+    fit is left out and "partial" is set, so a reader knows to read run.json for it.
+    """
+    metrics = record.get("metrics") if isinstance(record.get("metrics"), Mapping) else {}
+    body: dict[str, Any] = {
+        "schema": SCHEMA,
+        "notebook": record.get("notebook"),
+        "run_id": record.get("run_id"),
+        "status": record.get("status"),
+        "version": record.get("version"),
+        "started_at": record.get("started_at"),
+        "finished_at": record.get("finished_at"),
+        "duration_seconds": record.get("duration_seconds"),
+        "reason": record.get("reason"),
+        "written_by": record.get("written_by"),
+        "deadline": record.get("deadline"),
+        "peak_rss_bytes": record.get("peak_rss_bytes"),
+        "overridden": list(record.get("overridden") or []),
+        "parameters": dict(record.get("parameters") or {}),
+        "metrics": {k: v for k, v in (metrics or {}).items() if _scalar(v)},
+    }
+    body = {k: v for k, v in body.items() if v is not None}
+    for cut in ("parameters", "metrics", "overridden", "reason"):
+        text = json.dumps(body, separators=(",", ":"), default=str)
+        if len(text) <= SUMMARY_LIMIT:
+            break
+        body.pop(cut, None)
+        body["partial"] = True
+    return {SUMMARY_META: json.dumps(body, separators=(",", ":"), default=str)}
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float | str)
+
+
+def pending_record(
+    *,
+    notebook: str,
+    run_id: str,
+    version: str | None,
+    started: datetime,
+    metadata: Mapping[str, str],
+    parameters: Mapping[str, Any],
+    overridden: Iterable[str],
+) -> dict[str, Any]:
+    """The stand-in record a run's index entries summarise until it has run.json."""
+    return {
+        "schema": SCHEMA,
+        "notebook": notebook,
+        "run_id": run_id,
+        "status": RUNNING,
+        "version": version,
+        "started_at": iso(started),
+        "deadline": metadata.get(DEADLINE_META),
+        "parameters": dict(parameters),
+        "overridden": sorted(overridden),
+    }
+
+
+def read_summary(metadata: Mapping[str, str] | None) -> dict[str, Any] | None:
+    """The summary stored with an object, or None when it has none this kit can read."""
+    text = (metadata or {}).get(SUMMARY_META)
+    if not text:
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    ok = isinstance(found, dict) and found.get("schema") in READABLE and found.get("status")
+    return found if ok and isinstance(found.get("run_id"), str) else None
+
+
+def is_final(found: Mapping[str, Any] | None) -> bool:
+    """Whether a summary is of a run that has its record."""
+    return bool(found) and (found or {}).get("status") in FINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What `IndexStore.stat` knows of an object: its generation and metadata."""
+
+    generation: int
+    metadata: Mapping[str, str]
+
+
+class IndexStore(Protocol):
+    """The two calls `write_index` needs, over any client (kit's storage, Airflow's hook)."""
+
+    def stat(self, url: str) -> Stored | None:
+        """The object's generation and metadata; None when there is no object."""
+        ...
+
+    def put(
+        self, url: str, data: bytes, metadata: Mapping[str, str], generation: int
+    ) -> int | None:
+        """Write if the object's generation is `generation` (0: absent): the new generation,
+        or None when the precondition failed."""
+        ...
+
+
+def write_index(
+    store: IndexStore,
+    urls: Iterable[str],
+    metadata: Mapping[str, str],
+    known: Mapping[str, int] | None = None,
+    attempts: int = 8,
+) -> dict[str, int]:
+    """Create or update a run's index entries, with generation preconditions.
+
+    known: the generations the caller itself wrote (the runner's own entries), tried
+    first. A final summary replaces a running one; a running one never replaces a final
+    one; concurrent writers (runner, finisher, reindex) retry on a precondition failure,
+    so no entry is lost. Returns each entry's generation as written or found. Raises
+    RuntimeError after `attempts` failed preconditions in a row.
+    """
+    final = is_final(read_summary(metadata))
+    body = metadata.get(SUMMARY_META, "").encode()
+    seen: dict[str, int] = {}
+    for url in urls:
+        generation = (known or {}).get(url)
+        for _ in range(attempts):
+            if generation is None:
+                current = store.stat(url)
+                if current is not None and (
+                    dict(current.metadata) == dict(metadata)
+                    or (not final and is_final(read_summary(current.metadata)))
+                ):
+                    seen[url] = current.generation
+                    break
+                generation = 0 if current is None else current.generation
+            written = store.put(url, body, metadata, generation)
+            if written is not None:
+                seen[url] = written
+                break
+            generation = None  # someone else wrote it: look again
+        else:
+            raise RuntimeError(f"{url}: still changing after {attempts} attempts")
+    return seen

@@ -62,7 +62,14 @@ def _split(values: tuple[str, ...]) -> list[str]:
     "--status", "-s", multiple=True, help="Only these statuses (repeat or comma-separate)."
 )
 @click.option("--since", help="Only runs since 7d, 12h, 30m or a date.")
-@click.option("--limit", "-n", type=click.IntRange(min=1), help="At most N runs.")
+@click.option(
+    "--limit", "-n", type=click.IntRange(min=1), help="At most N runs (default: every run)."
+)
+@click.option(
+    "--after",
+    metavar="POSITION",
+    help="Continue a listing after the position it printed (the next N runs).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run records as JSON.")
 @click.pass_context
 def app(
@@ -71,34 +78,59 @@ def app(
     status: tuple[str, ...],
     since: str | None,
     limit: int | None,
+    after: str | None,
     as_json: bool,
 ) -> None:
-    """List runs newest first, from their run.json files only.
+    """List runs newest first, a page at a time with -n (the next page: --after).
 
-    A run with an output notebook but no run.json is running until its deadline (start +
-    timeout + grace), then lost.
+    A listing reads the bucket's run index, not the records. A run with an output notebook
+    but no run.json is running until its deadline (start + timeout + grace), then lost.
     """
     if ctx.invoked_subcommand is not None:
         return
     from kit.review.listing import parse_since
     from kit.review.show import print_runs
 
-    found = _store().list(
-        name, statuses=_split(status), since=parse_since(since) if since else None
-    )
-    found = found[:limit] if limit else found
-    if not found and not as_json:
+    store = _store()
+    statuses = _split(status)
+    moment = parse_since(since) if since else None
+    page = store.page(name, statuses=statuses, since=moment, limit=limit, after=after)
+    if store.indexed is False and page.runs:
+        err().print(
+            "kit: this bucket has runs from before the run index, so listings read all of "
+            "runs/; `kit runs reindex` indexes them once"
+        )
+    if not page.runs and not as_json:
         err().print("no runs match")
         return
     try:
         if as_json:
-            text = json.dumps([r.to_json() for r in found], indent=2, default=str)
-            sys.stdout.write(text + "\n")
+            records = [r.to_json() for r in store.complete(page.runs)]
+            sys.stdout.write(json.dumps(records, indent=2, default=str) + "\n")
         else:
-            print_runs(out(), found)
+            print_runs(out(), page.runs)
         sys.stdout.flush()
     except BrokenPipeError:
         _quiet_broken_pipe()
+    if page.after is not None:
+        words = ["kit runs", *([name] if name else []), *(f"-s {s}" for s in statuses)]
+        words += [f"--since {since}"] if since else []
+        err().print(f"next {limit}: {' '.join(words)} -n {limit} --after {page.after}")
+
+
+@app.command("reindex")
+def reindex_cmd() -> None:
+    """Index every run in the outputs bucket (runs from before the index, or whose runner
+    died before indexing them), so listings read one page instead of every record. Safe
+    while runs go on; run it again at any time."""
+    from kit.review.reindex import reindex
+
+    done = reindex(settings(), progress=lambda line: err().print(f"kit: {line}"))
+    out().print(
+        f"indexed {done.runs} run{'s' if done.runs != 1 else ''} of {done.notebooks} "
+        f"notebook{'s' if done.notebooks != 1 else ''} ({done.written} newly indexed or "
+        "updated); listings now read the index"
+    )
 
 
 @app.command("show")

@@ -15,10 +15,17 @@ sha256 digests, version ids like `20261123T101500Z-0123456789ab` and encoded
 data; and IPPublicDetector, which flags addresses in data URLs. detect-secrets'
 default filters stay on, so a line ending in `# pragma: allowlist secret`
 (or following `# pragma: allowlist nextline secret`) is accepted.
+
+Big code cells (data pasted into a notebook) are scanned only where some plugin's pattern
+matches a line (kit.publishing.prefilter): detect-secrets judges those lines as always,
+and never sees the lines it would have passed anyway. Markdown and raw cells, which
+detect-secrets may also read as INI files, are scanned whole.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import re
 import tempfile
 import threading
@@ -31,6 +38,7 @@ from typing import Any
 
 from kit.cells import label
 from kit.errors import UsageError
+from kit.publishing.prefilter import Pattern, matched_lines, required
 
 EXCLUDED_PLUGINS = frozenset(
     {"Base64HighEntropyString", "HexHighEntropyString", "IPPublicDetector"}
@@ -46,6 +54,10 @@ _GOOGLE = {
 _ALLOW = re.compile(r"pragma:\s*allowlist[ -]secret")
 _ALLOW_NEXT = re.compile(r"pragma:\s*allowlist[ -]nextline[ -]secret")
 _SUFFIX = {"code": ".py", "markdown": ".md"}
+_FILTERED = "code"  # the cell type whose lines are prefiltered (see the module docstring)
+_PREFILTER_FROM = 200  # lines: below this, scanning every line costs less than looking
+_SECTION = re.compile(r"\[.+\]")  # configparser's SECTCRE (tests check they agree)
+_GUARD = "kit-prefilter: only the lines some pattern matches follow"  # never INI, no secret
 
 # detect-secrets keeps its settings in process globals: one scan at a time.
 _lock = threading.Lock()
@@ -70,14 +82,41 @@ def _plugins() -> list[dict[str, Any]]:
     )
 
 
-def _google(cell: int, source: str) -> list[Finding]:
+def _google(cell: int, lines: list[str], numbers: list[int | None]) -> list[Finding]:
+    """kit's Google patterns over lines (numbers: each line's number in the cell, if any)."""
     found: list[Finding] = []
     previous = ""
-    for number, line in enumerate(source.splitlines(), start=1):
-        if not _ALLOW.search(line) and not _ALLOW_NEXT.search(previous):
+    for number, line in zip(numbers, lines, strict=True):
+        if number and not _ALLOW.search(line) and not _ALLOW_NEXT.search(previous):
             found.extend(Finding(cell, number, k) for k, rx in _GOOGLE.items() if rx.search(line))
         previous = line
     return found
+
+
+@functools.cache
+def _patterns(plugin_names: tuple[str, ...]) -> tuple[Pattern, ...] | None:
+    """Every regular expression the plugins (and kit's Google patterns) match lines with;
+    None when a plugin is of a kind whose patterns are unknown (then every line is scanned)."""
+    from detect_secrets.plugins import keyword
+    from detect_secrets.plugins.base import RegexBasedDetector
+    from detect_secrets.settings import get_plugins
+
+    del plugin_names  # the cache key: get_plugins() answers for the current settings
+    regexes: dict[tuple[str, int], re.Pattern[str]] = {}
+    for plugin in get_plugins():
+        if isinstance(plugin, RegexBasedDetector):
+            found = list(plugin.denylist)
+        elif isinstance(plugin, keyword.KeywordDetector):
+            tables = [
+                *keyword.REGEX_BY_FILETYPE.values(),
+                keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
+            ]
+            found = [regex for table in tables for regex in table]
+        else:
+            return None
+        regexes.update(((r.pattern, r.flags), r) for r in found)
+    regexes.update(((r.pattern, r.flags), r) for r in _GOOGLE.values())
+    return tuple(required(r) for r in regexes.values())
 
 
 @contextmanager
@@ -110,10 +149,59 @@ def _scan(tmp: Path, cells: list[tuple[int, str, str]], scan_file: Any) -> Itera
     for index, cell_type, source in cells:
         if not source.strip():
             continue
+        # Line numbers as detect-secrets counts them (it reads with universal newlines).
+        text = source.replace("\r\n", "\n").replace("\r", "\n") if "\r" in source else source
+        lines = text.split("\n")
         path = tmp / f"cell{index}{_SUFFIX.get(cell_type, '.txt')}"
-        path.write_text(source, encoding="utf-8")
-        yield from (Finding(index, s.line_number, s.type) for s in scan_file(str(path)))
-        yield from _google(index, source)
+        numbers: list[int | None] = list(range(1, len(lines) + 1))
+        patterns = None
+        if cell_type == _FILTERED and len(lines) >= _PREFILTER_FROM and not _as_ini(text, lines):
+            patterns = _patterns(tuple(sorted(p["name"] for p in _plugins())))
+        if patterns is not None:
+            lines, numbers = _window(lines, matched_lines(text, patterns, lines))
+            if not lines:
+                continue
+            text = "\n".join(lines)
+        path.write_text(text, encoding="utf-8")
+        for secret in scan_file(str(path)):
+            if number := numbers[secret.line_number - 1]:
+                yield Finding(index, number, secret.type)
+        yield from _google(index, lines, numbers)
+
+
+def _as_ini(text: str, lines: list[str]) -> bool:
+    """Whether detect-secrets would read this cell as an INI file (then lines are not
+    independent: it is scanned whole). configparser refuses a file at once when its first
+    line that is not blank or a comment is not a [section] header: most code."""
+    first = next((t for t in (ln.strip() for ln in lines) if t and t[0] not in "#;"), "")
+    if not _SECTION.match(first):
+        return False
+    from detect_secrets.transformers import get_transformed_file
+
+    with io.StringIO(text) as fh:
+        fh.name = "cell.py"  # detect-secrets picks its rules by file name
+        return bool(get_transformed_file(fh))  # type: ignore[arg-type]
+
+
+def _window(lines: list[str], hits: set[int]) -> tuple[list[str], list[int | None]]:
+    """The hit lines, each with the line before it (for `allowlist nextline` pragmas), runs
+    apart separated by a blank line, after a first line that is not INI; and the cell's
+    line number of each (None for the added lines)."""
+    if not hits:
+        return [], []
+    out: list[str] = [_GUARD]
+    numbers: list[int | None] = [None]
+    last = -2
+    for i in sorted(hits):
+        start = max(i - 1, last + 1, 0)
+        if start > last + 1:
+            out.append("")
+            numbers.append(None)
+        for j in range(start, i + 1):
+            out.append(lines[j])
+            numbers.append(j + 1)
+        last = i
+    return out, numbers
 
 
 def _refuse(findings: list[Finding], where: Callable[[Finding], str]) -> None:

@@ -49,18 +49,20 @@ def runs(
     *,
     status: str | Sequence[str] | None = None,
     since: str | datetime | None = None,
+    limit: int | None = None,
     settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Runs of a notebook (or of all notebooks), newest first, one row each.
 
     Columns: run_id, notebook, version, status, started_at / finished_at (UTC datetimes),
     duration_seconds, parameters (dict), reason, output_url, then one column per scalar
-    metric. `status` filters ("failed" or a list), `since` is "7d", "12h" or a datetime.
+    metric. `status` filters ("failed" or a list), `since` is "7d", "12h" or a datetime,
+    `limit` keeps the newest N. Reads the bucket's run index, not every record.
     """
     import pandas as pd
 
     moment = parse_since(since) if isinstance(since, str) else since
-    found = _store(settings).list(name, statuses=_statuses(status), since=moment)
+    found = _store(settings).list(name, statuses=_statuses(status), since=moment, limit=limit)
     rows: list[dict[str, Any]] = []
     metric_names: dict[str, None] = {}
     for run in found:

@@ -1,6 +1,7 @@
 """The review page's content: routes from a path and query to a response (no HTTP here).
 
 /                                       notebooks, filters (?notebook=&status=), charts, runs
+                                        (50 a page, newest first; the next: &after=)
 /runs/<name>/<run-id>                   the run record, the executed notebook in an iframe
 /runs/<name>/<run-id>/notebook          the executed notebook as HTML (failing cell anchored)
 /runs/<name>/<run-id>/output.ipynb      the executed notebook, to download
@@ -12,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -25,7 +27,7 @@ from kit.review.record import STATUSES, Run
 from kit.review.render import render, run_href
 from kit.review.styles import PAGE_CSS
 
-MAX_ROWS = 500
+PAGE_ROWS = 50
 HTML = "text/html; charset=utf-8"
 # The page itself: no script at all, styles and frames from this server only.
 PAGE_CSP = (
@@ -87,7 +89,9 @@ class ReviewPages:
         """Route a path (already split and unquoted) and a query; 404 for anything else."""
         try:
             if not parts:
-                return self.index(query.get("notebook", ""), query.get("status", ""))
+                return self.index(
+                    query.get("notebook", ""), query.get("status", ""), query.get("after")
+                )
             if list(parts) == ["static", "review.css"]:
                 return Response(200, "text/css; charset=utf-8", PAGE_CSS.encode())
             if parts[0] == "runs" and len(parts) in (3, 4):
@@ -109,41 +113,37 @@ class ReviewPages:
 
     # -- index --------------------------------------------------------------------------------
 
-    def _href(self, notebook: str, status: str) -> str:
-        query = urlencode({k: v for k, v in (("notebook", notebook), ("status", status)) if v})
+    def _href(self, notebook: str, status: str, after: str | None = None) -> str:
+        pairs = (("notebook", notebook), ("status", status), ("after", after))
+        query = urlencode({k: v for k, v in pairs if v})
         return "/" + (f"?{query}" if query else "")
 
-    def index(self, notebook: str, status: str) -> Response:
-        """All notebooks and their runs, filtered, with each notebook's metric charts."""
+    def index(self, notebook: str, status: str, after: str | None = None) -> Response:
+        """A page of runs (newest first, filtered), with the metric charts of its notebooks.
+
+        Costs what it shows: one page of the run index, and the list of notebook names.
+        """
         if status and status not in STATUSES:
             raise UsageError(f"unknown status {status!r}{did_you_mean(status, STATUSES)}")
-        runs = self.store.list()
-        names = sorted({r.notebook for r in runs})
-        by_status = [r for r in runs if not status or r.status == status]
-        by_notebook = [r for r in runs if not notebook or r.notebook == notebook]
-        shown = [r for r in by_status if not notebook or r.notebook == notebook]
-        notebook_filters = _filter_links(
-            names, notebook, by_status, lambda r: r.notebook, lambda n: self._href(n, status)
-        )
-        shown_statuses = [
-            s for s in STATUSES if s == status or any(r.status == s for r in by_notebook)
-        ]
-        status_filters = _filter_links(
-            shown_statuses,
-            status,
-            by_notebook,
-            lambda r: r.status,
-            lambda s: self._href(notebook, s),
-        )
-        charted = [notebook] if notebook in names else names
+        with ThreadPoolExecutor(1) as pool:  # the notebooks' names, while the page is read
+            listed = pool.submit(self.store.names)
+            page = self.store.page(
+                notebook or None, statuses=[status] if status else [], limit=PAGE_ROWS, after=after
+            )
+            runs = page.runs
+            names = sorted({*listed.result(), *(r.notebook for r in runs)})
+        notebook_filters = _filter_links(names, notebook, lambda n: self._href(n, status))
+        status_filters = _filter_links(STATUSES, status, lambda s: self._href(notebook, s))
+        charted = [notebook] if notebook else sorted({r.notebook for r in runs})
         body = render(
             "index.html",
             bucket=self.bucket,
             notebook_filters=notebook_filters,
             status_filters=status_filters,
             charts=[self._charts(n, [r for r in runs if r.notebook == n]) for n in charted],
-            rows=shown[:MAX_ROWS],
-            total=len(shown),
+            rows=runs,
+            next_href=self._href(notebook, status, page.after) if page.after else None,
+            newest_href=self._href(notebook, status) if after else None,
         )
         return _page(body)
 
@@ -225,23 +225,11 @@ class ReviewPages:
 
 
 def _filter_links(
-    values: Sequence[str],
-    current: str,
-    runs: Sequence[Run],
-    key: Callable[[Run], str],
-    href: Callable[[str], str],
+    values: Sequence[str], current: str, href: Callable[[str], str]
 ) -> list[dict[str, Any]]:
-    """One row of filter links: "All", then each value with how many runs have it."""
+    """One row of filter links: "All", then each value (no counts: that would mean
+    reading every run)."""
     return [
-        {"value": "", "label": "All", "count": len(runs), "active": not current, "href": href("")},
-        *(
-            {
-                "value": v,
-                "label": v,
-                "count": sum(key(r) == v for r in runs),
-                "active": v == current,
-                "href": href(v),
-            }
-            for v in values
-        ),
+        {"value": "", "label": "All", "active": not current, "href": href("")},
+        *({"value": v, "label": v, "active": v == current, "href": href(v)} for v in values),
     ]

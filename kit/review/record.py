@@ -25,6 +25,7 @@ from kit.run_contract import (
     STARTED_META,
     STATUSES,
     VERSION_META,
+    index_key,
     iso,
     parse_time,
     pending_status,
@@ -39,6 +40,7 @@ __all__ = [
     "RUNNING",
     "STATUSES",
     "Run",
+    "from_summary",
     "is_scalar",
     "parse_record",
     "parse_time",
@@ -79,11 +81,20 @@ class Run:
     cells_not_run: int = 0
     cells: tuple[dict[str, Any], ...] = ()  # per-cell duration and kernel peak RSS
     peak_rss_bytes: int | None = None
+    # False: built from the summary its listing returned; run.json itself was not read
+    # (error, cells, airflow, ... are not loaded). RunStore.complete() reads them.
+    complete: bool = True
+    position: str = ""  # its index key, when it was listed from the index
 
     @property
     def when(self) -> datetime | None:
         """The time runs sort by: the start, or the last activity of a run without a record."""
         return self.started_at or self.updated_at
+
+    @property
+    def key(self) -> str:
+        """Where the run sorts, newest first (kit.run_contract.index_key): a listing cursor."""
+        return self.position or index_key(self.when, self.notebook, self.run_id)
 
     @property
     def ref(self) -> str:
@@ -200,6 +211,33 @@ def parse_record(
     )
 
 
+def from_summary(
+    found: Mapping[str, Any], *, record_url: str, output_url: str, position: str = ""
+) -> Run:
+    """A finished run from the summary stored with its run.json or its index entry."""
+    status = found.get("status")
+    params, metrics = found.get("parameters"), found.get("metrics")
+    peak = found.get("peak_rss_bytes")
+    return Run(
+        notebook=str(found.get("notebook")),
+        run_id=str(found.get("run_id")),
+        status=status if status in FINAL_STATUSES else INVALID,
+        output_url=output_url,
+        record_url=record_url,
+        version=found.get("version") if isinstance(found.get("version"), str) else None,
+        started_at=parse_time(found.get("started_at")),
+        finished_at=parse_time(found.get("finished_at")),
+        duration_seconds=_number(found.get("duration_seconds")),
+        parameters=params if isinstance(params, dict) else {},
+        metrics=metrics if isinstance(metrics, dict) else {},
+        reason=found.get("reason") if isinstance(found.get("reason"), str) else None,
+        overridden=tuple(str(k) for k in found.get("overridden") or ()),
+        peak_rss_bytes=peak if isinstance(peak, int) and not isinstance(peak, bool) else None,
+        complete=False,
+        position=position,
+    )
+
+
 def pending(
     *,
     notebook: str,
@@ -209,11 +247,15 @@ def pending(
     updated_at: datetime | None,
     metadata: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    has_output: bool = True,
+    position: str = "",
 ) -> Run:
     """A run whose output notebook exists but whose run.json does not: running, or lost."""
     status, reason = pending_status(metadata, updated_at, now or datetime.now(UTC))
     meta = metadata or {}
     return Run(
+        has_output=has_output,
+        position=position,
         notebook=notebook,
         run_id=run_id,
         status=status,

@@ -113,15 +113,14 @@ INDEX = """\
   <div class="group"><span class="label">Notebook</span>
     {%- for item in notebook_filters %}
     <a class="chip{% if item.active %} active{% endif %}" href="{{ item.href }}"
-       data-filter="notebook" data-value="{{ item.value }}">{{ item.label }}
-       <span class="count">{{ item.count }}</span></a>
+       data-filter="notebook" data-value="{{ item.value }}">{{ item.label }}</a>
     {%- endfor %}
   </div>
   <div class="group"><span class="label">Status</span>
     {%- for item in status_filters %}
     <a class="chip st-{{ item.value or 'all' }}{% if item.active %} active{% endif %}"
        href="{{ item.href }}" data-filter="status" data-value="{{ item.value }}">
-       {{- item.label | replace("_", " ") }} <span class="count">{{ item.count }}</span></a>
+       {{- item.label | replace("_", " ") }}</a>
     {%- endfor %}
   </div>
 </nav>
@@ -138,8 +137,8 @@ INDEX = """\
 </section>
 {%- endfor %}
 <section class="runs">
-  <h2>Runs <span class="muted">{{ total }} shown{% if total > rows | length %},
-    newest {{ rows | length }} listed{% endif %}</span></h2>
+  <h2>Runs <span class="muted">newest first{% if newest_href %},
+    <a href="{{ newest_href }}">back to the newest</a>{% endif %}</span></h2>
   <table class="runs-table">
     <thead><tr><th>Status</th><th>Run</th><th>Notebook</th><th>Started</th>
       <th>Duration</th><th>Parameters</th><th>Metrics</th></tr></thead>
@@ -162,6 +161,9 @@ INDEX = """\
     {%- endfor %}
     </tbody>
   </table>
+  {%- if next_href %}
+  <p class="pager"><a class="next" href="{{ next_href }}">Next {{ rows | length }} runs</a></p>
+  {%- endif %}
 </section>
 {% endblock %}
 """

@@ -19,6 +19,7 @@ from kit.config import Settings
 from kit.errors import UsageError
 from kit.runner import record as records
 from kit.runner.execute import Session, StopSignal
+from kit.runner.index import RunIndex
 from kit.runner.nbio import OutputWriter
 from kit.runner.outcome import Outcome
 from kit.runner.params import effective, resolve_parameters
@@ -85,10 +86,20 @@ def run(
             grace = float(os.environ.get("KIT_GRACE_SECONDS", "30"))
         started = datetime.now(UTC)
         store = storage_for(run_dir, retry_deadline=settings.retry_deadline)
+        output_meta = contract.output_metadata(started, timeout, grace, source.version)
         writer = OutputWriter(
-            store,
-            contract.run_url(bucket, source.name, run_id, contract.OUTPUT_FILE),
-            contract.output_metadata(started, timeout, grace, source.version),
+            store, contract.run_url(bucket, source.name, run_id, contract.OUTPUT_FILE), output_meta
+        )
+        index = RunIndex(store, bucket, source.name, run_id, started)
+        shown, overridden = effective(source.schema, parameters)
+        pending = contract.pending_record(
+            notebook=source.name,
+            run_id=run_id,
+            version=source.version,
+            started=started,
+            metadata=output_meta,
+            parameters=shown,
+            overridden=overridden,
         )
         report = reporter(progress, settings.log_format) if progress is not None else None
         watch = CellWatch(report, log_output=log_output)
@@ -97,9 +108,14 @@ def run(
             # The kernel's gcsfs would otherwise probe the emulator for gRPC for minutes.
             kernel_env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
         session = Session(source.notebook, source.url, kernel_env, watch)
-        session.start()  # the kernel boots while we claim the output and load papermill
+        session.start()  # the kernel boots while we index the run, claim the output, load papermill
         try:
-            writer.claim(source.notebook)
+            index.open(pending)  # first: a run listed as running that never got further is lost
+            try:
+                writer.claim(source.notebook)
+            except BaseException:
+                index.discard()
+                raise
         except BaseException:
             session.cancel()
             raise
@@ -110,8 +126,10 @@ def run(
             result = _execute_and_record(
                 source, parameters, writer, store, run_id, started, timeout, grace, stop, session
             )
+            index.close(result.record)
         finally:
             session.close()
+            writer.close()
     if report is not None:
         reason = result.record.get("reason")
         report.closed(result.status, result.output_url, reason, watch.clock())
@@ -148,5 +166,10 @@ def _execute_and_record(
         peaks=session.watch.peaks,
     )
     record_url = writer.url.removesuffix(contract.OUTPUT_FILE) + contract.RECORD_FILE
-    store.write(record_url, records.dumps(body), content_type=contract.RECORD_TYPE)
+    store.write(
+        record_url,
+        records.dumps(body),
+        content_type=contract.RECORD_TYPE,
+        metadata=contract.summary(body),  # what listings show, without reading the record
+    )
     return RunResult(outcome.status, writer.url, record_url, body)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from kit.errors import PreconditionFailedError, StorageError, UsageError
 from kit.run_contract import NOTEBOOK_TYPE
 from kit.storage import Storage
+
+# Saves this long (characters) or longer go through a file (see OutputWriter); below it,
+# one request from memory is cheaper than the disk.
+SPOOL_FROM = 8 * 1024 * 1024
+_CHUNK = 1024 * 1024
 
 
 class OutputWriter:
@@ -23,6 +31,12 @@ class OutputWriter:
     `flush` waits until the newest content is stored; an upload that failed for good
     is raised by the next `write` (papermill then stops) and by `flush`. Every save carries
     the same object metadata (when the run started, its deadline: see kit.run_contract).
+
+    Memory: a save of SPOOL_FROM characters or more is written to a file under TMPDIR (a
+    chunk encoded at a time) and its text let go before it uploads, from the file, a
+    chunk at a time; so while papermill builds its next save, no earlier one is in
+    memory, and the runner never holds the notebook's text and its bytes at once. Only
+    the newest save's file is kept, for `last()`.
     """
 
     def __init__(
@@ -31,7 +45,8 @@ class OutputWriter:
         self.storage = storage
         self.url = url
         self.metadata = dict(metadata or {})
-        self._last: str | None = None
+        self._last: str | Path | None = None  # the newest save handed over: text or file
+        self._parsed: dict[str, Any] | None = None
         self._pending: str | None = None
         self._uploading = False
         self._error: BaseException | None = None
@@ -53,7 +68,7 @@ class OutputWriter:
                 f"run id already used: {self.url} exists; each attempt needs a new --run-id"
             ) from None
         with self._cond:
-            self._last = body
+            self._keep(body)
 
     # papermill's handler protocol ------------------------------------------------
     def read(self, path: str) -> str:
@@ -63,7 +78,7 @@ class OutputWriter:
         with self._cond:
             if self._error is not None:
                 raise self._error
-            self._last = self._pending = buf
+            self._pending = buf  # a save still waiting is superseded: let it go
             if not self._uploading:
                 self._uploading = True
                 threading.Thread(target=self._upload, name="kit-save", daemon=True).start()
@@ -75,6 +90,12 @@ class OutputWriter:
         return path
 
     # ------------------------------------------------------------------------------
+    def _keep(self, newest: str | Path) -> None:
+        """Remember the newest save (under the lock), dropping the one before."""
+        previous, self._last, self._parsed = self._last, newest, None
+        if isinstance(previous, Path) and previous != newest:
+            previous.unlink(missing_ok=True)
+
     def _upload(self) -> None:
         while True:
             with self._cond:
@@ -84,9 +105,20 @@ class OutputWriter:
                     self._cond.notify_all()
                     return
             try:
-                self.storage.write(
-                    self.url, buf.encode(), content_type=NOTEBOOK_TYPE, metadata=self.metadata
-                )
+                if len(buf) < SPOOL_FROM:
+                    data = buf.encode()
+                    self.storage.write(
+                        self.url, data, content_type=NOTEBOOK_TYPE, metadata=self.metadata
+                    )
+                    newest: str | Path = buf
+                else:
+                    newest = _spool(buf)
+                    del buf  # from here on the text is papermill's alone, or nobody's
+                    self.storage.write_file(
+                        self.url, newest, content_type=NOTEBOOK_TYPE, metadata=self.metadata
+                    )
+                with self._cond:
+                    self._keep(newest)
             except BaseException as exc:  # the storage layer already retried what it could
                 with self._cond:
                     self._error = exc
@@ -107,9 +139,36 @@ class OutputWriter:
         papermill_io.register(self.url, self)
 
     def last(self) -> dict[str, Any] | None:
-        """The newest notebook handed to us (stored once `flush` returns)."""
+        """The newest notebook stored (once `flush` returns), parsed once."""
         with self._cond:
-            return json.loads(self._last) if self._last else None
+            if self._parsed is None and self._last is not None:
+                newest = self._last
+                if isinstance(newest, Path):
+                    with open(newest, "rb") as fh:
+                        self._parsed = json.load(fh)
+                else:
+                    self._parsed = json.loads(newest)
+            return self._parsed
+
+    def close(self) -> None:
+        """Remove the spool file of the newest save, if any (the run is recorded)."""
+        with self._cond:
+            if isinstance(self._last, Path):
+                self._last.unlink(missing_ok=True)
+            self._last = self._parsed = None
+
+
+def _spool(text: str) -> Path:
+    """The text, UTF-8 encoded a chunk at a time, in a new file under TMPDIR."""
+    fd, name = tempfile.mkstemp(prefix="kit-save-", suffix=".ipynb")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for at in range(0, len(text), _CHUNK):
+                fh.write(text[at : at + _CHUNK].encode())
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
 
 
 class PreparedSource:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from kit.run_contract import join
@@ -51,8 +52,25 @@ class Storage(Protocol):
         """Store bytes (and custom metadata) at url, atomically replacing any earlier object."""
         ...
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object whose URL starts with prefix, recursively, in name order."""
+    def write_file(
+        self,
+        url: str,
+        path: Path,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        """Store a local file's bytes at url, reading it a chunk at a time (big objects)."""
+        ...
+
+    def list(
+        self, prefix: str, *, start_offset: str | None = None, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        """Every object whose URL starts with prefix, recursively, in name order.
+
+        start_offset: only URLs equal to or after it. page_size: how many objects each
+        request fetches (GCS); pages are fetched as the iterator is consumed.
+        """
         ...
 
     def exists(self, url: str) -> bool:

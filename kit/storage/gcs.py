@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -18,6 +19,9 @@ from kit.storage.base import ObjectInfo, split_gs
 
 T = TypeVar("T")
 EMULATOR_VAR = "STORAGE_EMULATOR_HOST"
+# Bytes per request of a file upload (a multiple of 256 KiB): the client's default reads
+# 100 MiB at a time into memory.
+UPLOAD_CHUNK = 8 * 1024 * 1024
 
 
 def check_emulator(host: str) -> None:
@@ -139,13 +143,40 @@ class GCSStorage:
         )
         return self._info(url, blob)
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        bucket, key = split_gs(prefix)
-        blobs = self._call(
-            prefix, lambda: list(self._client.list_blobs(bucket, prefix=key, retry=self._retry))
+    def write_file(
+        self,
+        url: str,
+        path: Path,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        blob = self._blob(url)
+        blob.chunk_size = UPLOAD_CHUNK  # resumable, a chunk in memory at a time
+        if metadata:
+            blob.metadata = dict(metadata)
+        self._call(
+            url,
+            lambda: blob.upload_from_filename(
+                str(path),
+                content_type=content_type or "application/octet-stream",
+                retry=self._retry,
+            ),
         )
-        for blob in blobs:
-            yield self._info(f"gs://{bucket}/{blob.name}", blob)
+        return self._info(url, blob)
+
+    def list(
+        self, prefix: str, *, start_offset: str | None = None, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        bucket, key = split_gs(prefix)
+        offset = split_gs(start_offset)[1] if start_offset else None
+        # One request per page, made only when the caller reads that far.
+        pages = self._client.list_blobs(
+            bucket, prefix=key, start_offset=offset, page_size=page_size, retry=self._retry
+        ).pages
+        while (page := self._call(prefix, lambda: next(pages, None))) is not None:
+            for blob in page:
+                yield self._info(f"gs://{bucket}/{blob.name}", blob)
 
     def delete(self, url: str) -> None:
         blob = self._blob(url)

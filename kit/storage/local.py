@@ -6,11 +6,13 @@ import fcntl
 import json
 import mimetypes
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from kit.errors import NotFoundError, PreconditionFailedError, StorageError
 from kit.storage.base import ObjectInfo
@@ -105,6 +107,34 @@ class LocalStorage:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
+        def fill(fh: BinaryIO) -> None:
+            fh.write(data)
+
+        return self._replace(url, fill, if_generation_match, metadata)
+
+    def write_file(
+        self,
+        url: str,
+        path: Path,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        def fill(fh: BinaryIO) -> None:
+            with open(path, "rb") as source:
+                shutil.copyfileobj(source, fh)
+
+        return self._replace(url, fill, None, metadata)
+
+    def _replace(
+        self,
+        url: str,
+        fill: Callable[[BinaryIO], None],
+        if_generation_match: int | None,
+        metadata: Mapping[str, str] | None,
+    ) -> ObjectInfo:
+        """Write a new generation of url atomically: metadata first, then the bytes `fill`
+        writes to a temporary file, renamed over the object."""
         path = to_path(url)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,7 +147,7 @@ class LocalStorage:
                         _meta_path(path).unlink()
                 fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
+                    fill(fh)
                 if os.stat(tmp).st_mtime_ns <= previous:
                     # Coarse filesystem clocks can repeat a timestamp; generations must not.
                     os.utime(tmp, ns=(previous + 1, previous + 1))
@@ -126,7 +156,10 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"cannot write {url}: {exc.strerror or exc}") from None
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(
+        self, prefix: str, *, start_offset: str | None = None, page_size: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        del page_size  # one directory walk serves any page
         root = to_path(prefix)
         # A prefix may end inside a file name ("runs/fore"), as on GCS.
         base = root if prefix.endswith("/") or root.is_dir() else root.parent
@@ -142,8 +175,10 @@ class LocalStorage:
                 path = os.path.join(dirpath, name)
                 if path.startswith(stem):
                     found.append(path)
+        start = to_path(start_offset).as_posix() if start_offset else ""
         for path in sorted(found):  # name order, as GCS lists
-            yield self._info(scheme + path, Path(path))
+            if path >= start:
+                yield self._info(scheme + path, Path(path))
 
     def delete(self, url: str) -> None:
         path = to_path(url)

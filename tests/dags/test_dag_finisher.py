@@ -320,3 +320,91 @@ def test_a_finisher_that_cannot_write_leaves_the_tasks_outcome_alone(
         op.trigger_reentry({}, {**event, "message": "Pod failed"})
     out, err = capfd.readouterr()
     assert "kit: could not finish this attempt's run record" in out + err
+
+
+def _index_entries(run_id: str) -> dict[str, dict[str, Any]]:
+    """Every index entry of the run in the outputs bucket: its name and its summary."""
+    from google.cloud import storage
+    from kit_run_contract import read_summary
+
+    found = {}
+    for blob in storage.Client().list_blobs("kit-outputs", prefix="index/"):
+        if run_id in blob.name:
+            found[blob.name] = read_summary(blob.metadata) or {}
+    return found
+
+
+def test_a_finisher_record_updates_the_index_entries_the_runner_created(
+    outputs_gcs: dict[str, str], run_id: str, tmp_path: Path
+) -> None:
+    from kit_run_contract import index_urls, parse_time, pending_record, summary, write_index
+    from kit_run_store import store_for
+
+    op = operator("kubernetes", run_id, tmp_path)
+    cluster = Cluster(None)
+    cluster.pod = with_status(attach(op, cluster), oom_killed())
+    output_notebook(run_id)
+    started = parse_time("2026-05-04T06:01:00.000000Z")  # the output's kit-started-at
+    assert started is not None
+    running = pending_record(
+        notebook="forecast",
+        run_id=run_id,
+        version="v",
+        started=started,
+        metadata={},
+        parameters={},
+        overridden=[],
+    )
+    urls = index_urls(OUTPUTS, "forecast", run_id, started)
+    write_index(store_for(OUTPUTS, "google_cloud_default"), urls, summary(running))
+    event = {"status": "failed", "name": cluster.pod.metadata.name, "namespace": "kit-runs"}
+    with pytest.raises(Exception, match=FAILED):
+        op.trigger_reentry({}, {**event, "message": "Pod failed"})
+    entries = _index_entries(run_id)
+    assert sorted(entries) == sorted(u.removeprefix(OUTPUTS + "/") for u in urls)
+    for found in entries.values():
+        assert (found["status"], found["written_by"]) == ("failed", "finisher")
+        assert found["reason"] == "pod OOMKilled at the 4Gi memory limit"
+
+
+def test_a_pod_whose_runner_never_started_gets_index_entries_and_a_listed_name(
+    outputs_gcs: dict[str, str], run_id: str, tmp_path: Path
+) -> None:
+    from google.cloud import storage
+
+    op = operator("kubernetes", run_id, tmp_path)
+    cluster = Cluster(None)
+    request = attach(op, cluster)
+    cluster.pod = with_status(request, _unschedulable(datetime.now(UTC)))
+    cluster.pod.spec.node_name = None
+    cluster.pod.metadata.creation_timestamp = datetime.now(UTC) - timedelta(minutes=6)
+    op.pod = cluster.pod
+    op.on_kill()
+    entries = _index_entries(run_id)
+    assert len(entries) == 2  # index/runs/ and index/notebooks/forecast/
+    assert {e["status"] for e in entries.values()} == {"killed"}
+    assert storage.Client().bucket("kit-outputs").get_blob("index/names/forecast") is not None
+
+
+def test_the_folder_store_writes_objects_as_kits_local_storage_reads_them(
+    tmp_path: Path,
+) -> None:
+    from kit_run_store import FolderStore
+
+    from kit.storage.local import LocalStorage
+
+    url = f"file://{tmp_path}/index/runs/k"
+    folder, kit_side = FolderStore(), LocalStorage()
+    assert folder.stat(url) is None
+    first = folder.put(url, b"{}", {"kit-summary": '{"status":"running"}'}, 0)
+    assert first is not None
+    assert folder.put(url, b"{}", {}, 0) is None  # the precondition holds
+    info = kit_side.stat(url)
+    assert (info.generation, dict(info.metadata)) == (
+        first,
+        {"kit-summary": '{"status":"running"}'},
+    )
+    written = kit_side.write(url, b"[]", if_generation_match=first, metadata={"a": "b"})
+    seen = folder.stat(url)
+    assert seen is not None
+    assert (seen.generation, dict(seen.metadata)) == (written.generation, {"a": "b"})

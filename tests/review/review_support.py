@@ -32,6 +32,7 @@ from record_support import v1_record
 
 from kit import dev
 from kit.config import Settings
+from kit.review.reindex import reindex
 from kit.run_contract import output_metadata
 from kit.storage import ObjectInfo, Storage, storage_for
 
@@ -225,6 +226,8 @@ def make_runs(server: dev.Server, work: Path) -> ReviewRuns:
         metadata=output_metadata(now - timedelta(hours=3), timeout=3600, grace=30),
     )
     _history(settings, "ok-a")
+    # Those were written as kit 0.1 wrote them, and without kit run: the migration indexes them.
+    reindex(settings)
     return runs
 
 
@@ -238,9 +241,9 @@ class Counting:
         self.threads: set[int] = set()
         self._lock = threading.Lock()
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str, **kwargs: Any) -> Iterator[ObjectInfo]:
         self.lists.append(prefix)
-        return self.inner.list(prefix)
+        return self.inner.list(prefix, **kwargs)
 
     def read(self, url: str) -> bytes:
         with self._lock:

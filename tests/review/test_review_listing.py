@@ -39,14 +39,16 @@ def test_every_status_is_read_from_the_records(review_runs: ReviewRuns) -> None:
     assert sum(k[1].startswith("hist-") for k in found) == 8
 
 
-def test_listing_makes_one_list_call_and_reads_only_run_json(review_runs: ReviewRuns) -> None:
+def test_listing_makes_one_list_call_of_the_index_and_reads_no_record(
+    review_runs: ReviewRuns,
+) -> None:
     store, counting = _store(review_runs)
     runs = store.list("demo")
-    assert counting.lists == [review_runs.settings.url("outputs_bucket", "runs", "demo") + "/"]
-    assert counting.reads, "records were read"
-    assert all(url.endswith("/run.json") for url in counting.reads)  # no notebook downloads
-    assert len(counting.reads) == len(runs) - 2  # every run but the two without a record
-    assert len(counting.threads) > 1  # read concurrently
+    assert counting.lists == [
+        review_runs.settings.url("outputs_bucket", "index/notebooks/demo") + "/"
+    ]
+    assert counting.reads == []  # the summaries in the index entries are enough
+    assert len(runs) == 14
 
 
 def test_runs_are_newest_first_and_running_is_known_from_the_listing(

@@ -202,3 +202,116 @@ def test_a_runs_review_page_path_is_quoted_and_can_point_at_a_cell() -> None:
 
     assert review_path("forecast", "r 1") == "/runs/forecast/r%201"
     assert review_path("forecast", "r1", 7) == "/runs/forecast/r1/notebook#cell-7"
+
+
+# -- the index ------------------------------------------------------------------------------
+def test_index_keys_sort_newest_first_and_name_the_run() -> None:
+    t0 = datetime(2026, 3, 1, 6, 0, 0, 123456, tzinfo=UTC)
+    keys = [contract.index_key(t0 + timedelta(seconds=s), "nb", "r") for s in (0, 1, 3600)]
+    assert sorted(keys) == keys[::-1]  # name order is newest first
+    assert contract.key_time(keys[0]) == t0
+    assert keys[0].endswith("~nb~r")
+    earlier = contract.index_key(t0, "a", "z")
+    assert earlier < keys[0]  # same start: by notebook, then run id
+    assert contract.index_key(None, "nb", "r") > keys[0]  # no start time: last
+    assert contract.key_time("not-a-key") is None
+
+
+def test_index_layout() -> None:
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    urls = contract.index_urls("gs://out", "forecast", "r1", t0)
+    key = contract.index_key(t0, "forecast", "r1")
+    assert urls == [f"gs://out/index/runs/{key}", f"gs://out/index/notebooks/forecast/{key}"]
+    assert contract.index_prefix("gs://out/") == "gs://out/index/runs/"
+    assert contract.names_prefix("gs://out") == "gs://out/index/names/"
+    assert contract.format_url("gs://out") == "gs://out/index/format.json"
+
+
+def test_a_summary_holds_what_a_listing_shows_and_reads_back() -> None:
+    record = v2_record(
+        metrics={"mape": 3.2, "tail": [{"ds": "2026-01-01", "y": 1.0}]},
+        overridden=["horizon"],
+        stopped_at={"cell": 4, "execution_count": 3, "source": "fit()"},
+    )
+    meta = contract.summary(record)
+    assert list(meta) == [contract.SUMMARY_META]
+    found = contract.read_summary(meta)
+    assert found is not None
+    assert found["metrics"] == {"mape": 3.2}  # tables stay in run.json
+    assert (found["status"], found["run_id"], found["parameters"]) == (
+        "succeeded",
+        "r1",
+        {"horizon": 30},
+    )
+    assert contract.is_final(found)
+    assert "partial" not in found
+    assert contract.read_summary({}) is None
+    assert contract.read_summary({contract.SUMMARY_META: "{not json"}) is None
+    newer = json.dumps({**found, "schema": "kit.run/9"})
+    assert contract.read_summary({contract.SUMMARY_META: newer}) is None
+
+
+def test_a_summary_too_big_for_object_metadata_leaves_out_parameters_first() -> None:
+    record = v2_record(parameters={f"p{i}": "x" * 100 for i in range(80)}, metrics={"m": 1})
+    meta = contract.summary(record)
+    assert len(meta[contract.SUMMARY_META].encode()) <= contract.SUMMARY_LIMIT
+    found = contract.read_summary(meta) or {}
+    assert found["partial"] is True
+    assert "parameters" not in found
+    assert found["metrics"] == {"m": 1}
+
+
+class _Memory:
+    """An IndexStore in memory with GCS's generation rule (for the write protocol alone)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[int, dict[str, str]]] = {}
+        self.generation = 0
+        self.puts = 0
+
+    def stat(self, url: str) -> contract.Stored | None:
+        found = self.objects.get(url)
+        return None if found is None else contract.Stored(found[0], found[1])
+
+    def put(self, url: str, data: bytes, metadata: Any, generation: int) -> int | None:
+        self.puts += 1
+        current = self.objects.get(url, (0, {}))[0]
+        if current != generation:
+            return None
+        self.generation += 1
+        self.objects[url] = (self.generation, dict(metadata))
+        return self.generation
+
+
+def _pending() -> dict[str, str]:
+    return contract.summary(
+        contract.pending_record(
+            notebook="forecast",
+            run_id="r1",
+            version="v",
+            started=datetime(2026, 3, 1, tzinfo=UTC),
+            metadata={contract.DEADLINE_META: "2026-03-01T01:00:00.000000Z"},
+            parameters={"horizon": 30},
+            overridden=["horizon"],
+        )
+    )
+
+
+def test_write_index_creates_then_finishes_and_never_goes_back_to_running() -> None:
+    store, urls = _Memory(), ["gs://o/index/runs/k", "gs://o/index/notebooks/forecast/k"]
+    created = contract.write_index(store, urls, _pending(), known=dict.fromkeys(urls, 0))
+    assert store.puts == 2
+    final = contract.summary(v2_record())
+    contract.write_index(store, urls, final, known=created)
+    assert all(store.objects[u][1] == final for u in urls)
+    contract.write_index(store, urls, _pending())  # a late writer of "running"
+    assert all(store.objects[u][1] == final for u in urls)
+
+
+def test_write_index_retries_when_another_writer_got_there_first() -> None:
+    store, url = _Memory(), "gs://o/index/runs/k"
+    created = contract.write_index(store, [url], _pending(), known={url: 0})
+    store.put(url, b"", _pending() | {"x": "1"}, created[url])  # e.g. reindex, meanwhile
+    final = contract.summary(v2_record())
+    contract.write_index(store, [url], final, known=created)  # stale generation: re-read
+    assert store.objects[url][1] == final

@@ -44,3 +44,27 @@ def test_a_failed_upload_is_raised_by_flush_and_stops_later_saves(tmp_path: Path
         writer.flush(timeout=30)
     with pytest.raises(StorageError, match=r"cannot write .*output\.ipynb"):
         writer.write(json.dumps({"cells": [], "n": 2}), writer.url)
+
+
+def test_a_big_save_goes_through_a_file_and_only_the_newest_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kit.runner import nbio
+
+    monkeypatch.setattr(nbio, "SPOOL_FROM", 1000)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "spool"))
+    (tmp_path / "spool").mkdir()
+    monkeypatch.setattr(nbio.tempfile, "tempdir", None)  # TMPDIR is read again
+    writer = _writer(tmp_path)
+    writer.claim({"cells": []})
+    for n in range(20):
+        big = {"cells": [], "n": n, "text": "é" * 2000}  # over SPOOL_FROM, not ASCII
+        writer.write(json.dumps(big, ensure_ascii=False), writer.url)
+    writer.flush(timeout=30)
+    stored = json.loads(Path(writer.url).read_text(encoding="utf-8"))
+    assert (stored["n"], stored["text"]) == (19, "é" * 2000)
+    assert writer.last() == stored
+    assert writer.last() is writer.last()  # parsed once
+    assert len(list((tmp_path / "spool").iterdir())) == 1  # the newest save's file alone
+    writer.close()
+    assert list((tmp_path / "spool").iterdir()) == []

@@ -86,6 +86,30 @@ def test_list_is_recursive_by_prefix_and_in_name_order(store: Storage, base: str
     assert list(store.list(join(base, "empty") + "/")) == []
 
 
+def test_write_file_stores_a_big_file_with_its_metadata(
+    store: Storage, base: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(bytes(range(256)) * 50_000)  # 12.8 MB: several upload chunks
+    url = join(base, "big/output.ipynb")
+    info = store.write_file(url, source, metadata={"kit-version": "v1"})
+    assert store.read(url) == source.read_bytes()
+    assert info.size == source.stat().st_size
+    listed = next(iter(store.list(join(base, "big/"))))
+    assert dict(listed.metadata) == {"kit-version": "v1"}
+
+
+def test_list_starts_at_an_offset_and_fetches_pages_lazily(store: Storage, base: str) -> None:
+    for key in ["idx/003", "idx/001", "idx/002", "idx/004", "other/000"]:
+        store.write(join(base, key), b"")
+    listed = store.list(join(base, "idx/"), start_offset=join(base, "idx/002"), page_size=2)
+    assert [i.url for i in listed] == [join(base, f"idx/00{n}") for n in (2, 3, 4)]
+    first = next(iter(store.list(join(base, "idx/"), page_size=1)))
+    assert first.url == join(base, "idx/001")
+    past = join(base, "idx/009")
+    assert list(store.list(join(base, "idx/"), start_offset=past)) == []
+
+
 def test_list_prefix_may_end_inside_a_name(store: Storage, base: str) -> None:
     store.write(join(base, "notebooks/forecast/v1.ipynb"), b"{}")
     store.write(join(base, "notebooks/forecast-b/v1.ipynb"), b"{}")
