@@ -18,7 +18,6 @@ AIRFLOW_VENV := .venv-airflow
 NB_STAMP := $(VENV)/.kit-installed
 AF_STAMP := $(AIRFLOW_VENV)/.kit-installed
 export UV_CACHE_DIR ?= $(CURDIR)/.kit/uv-cache
-export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT := false
 
 IMAGE ?= kit-runtime:local
 

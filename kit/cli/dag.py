@@ -8,13 +8,12 @@ use another Airflow environment's python.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import click
 
-from kit.cli.common import KitGroup
+from kit.cli.common import KitGroup, settings
 from kit.errors import UsageError
 
 app = KitGroup("dag", help="Run the Airflow DAGs of dags/ locally.", no_args_is_help=True)
@@ -22,11 +21,11 @@ app = KitGroup("dag", help="Run the Airflow DAGs of dags/ locally.", no_args_is_
 AIRFLOW_PYTHON_ENV = "KIT_AIRFLOW_PYTHON"
 
 
-def airflow_python(environ: dict[str, str] | None = None, cwd: Path | None = None) -> Path:
-    """The Airflow environment's python: $KIT_AIRFLOW_PYTHON, else .venv-airflow next to
-    the kit checkout (kit is installed editable) or in the working directory."""
-    env = dict(os.environ) if environ is None else environ
-    if explicit := env.get(AIRFLOW_PYTHON_ENV):
+def airflow_python(explicit: str | None, cwd: Path | None = None) -> Path:
+    """The Airflow environment's python: explicit (settings: $KIT_AIRFLOW_PYTHON), else
+    .venv-airflow next to the kit checkout (kit is installed editable) or in the working
+    directory."""
+    if explicit:
         path = Path(explicit)
         if not path.exists():
             raise UsageError(f"{AIRFLOW_PYTHON_ENV}={explicit}: no such file")
@@ -67,7 +66,15 @@ def dag_test(dag_id: str, date: str | None, retries: bool, pods: str, image: str
     """
     if image and pods != "docker":
         raise UsageError("--image applies to --pods docker only")
-    argv = [str(airflow_python()), "-m", "kit.dagtools", "test", dag_id, "--pods", pods]
+    argv = [
+        str(airflow_python(settings().airflow_python)),
+        "-m",
+        "kit.dagtools",
+        "test",
+        dag_id,
+        "--pods",
+        pods,
+    ]
     if date:
         argv += ["--date", date]
     if retries:

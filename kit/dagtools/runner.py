@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
 
+from kit.config import load_settings
 from kit.dagtools import docker_pod
 from kit.dagtools.local_pod import Starter, local_pods
 from kit.dagtools.process import LocalPod, LocalPodError, LocalSettings, start_pod
@@ -51,7 +52,9 @@ def configure(environ: MutableMapping[str, str] | None = None) -> Paths:
     env.setdefault("AIRFLOW_HOME", str(repo / ".kit" / "airflow"))
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(repo / "dags"))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    notebook_python = env.get("KIT_NOTEBOOK_PYTHON") or str(repo / ".venv" / "bin" / "python")
+    # KIT_NOTEBOOK_PYTHON, through kit's settings (standard library only, like this module).
+    settings = load_settings(environ=env)
+    notebook_python = settings.notebook_python or str(repo / ".venv" / "bin" / "python")
     return Paths(
         repo=repo,
         airflow_home=Path(env["AIRFLOW_HOME"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from kit.errors import PreconditionFailedError, StorageError, UsageError
 from kit.run_contract import NOTEBOOK_TYPE
 from kit.storage import Storage
+
+log = logging.getLogger(__name__)
 
 
 class OutputWriter:
@@ -48,10 +51,11 @@ class OutputWriter:
                 content_type=NOTEBOOK_TYPE,
                 metadata=self.metadata,
             )
-        except PreconditionFailedError:
+        except PreconditionFailedError as exc:
             raise UsageError(
                 f"run id already used: {self.url} exists; each attempt needs a new --run-id"
-            ) from None
+            ) from exc
+        log.info("claimed %s", self.url)
         with self._cond:
             self._last = body
 
@@ -84,12 +88,15 @@ class OutputWriter:
                     self._cond.notify_all()
                     return
             try:
-                self.storage.write(
+                info = self.storage.write(
                     self.url, buf.encode(), content_type=NOTEBOOK_TYPE, metadata=self.metadata
                 )
             except BaseException as exc:  # the storage layer already retried what it could
+                log.debug("saving %s failed: %s", self.url, exc)
                 with self._cond:
                     self._error = exc
+            else:
+                log.debug("saved %s (generation %d)", self.url, info.generation)
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until the newest content is stored; raise the error that stopped it."""
