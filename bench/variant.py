@@ -23,17 +23,11 @@ TRICKS = (
     "ready",  # kit.runner.kernel.ReadyClient: no 0.2 s IOPub flush in wait_for_ready
     "debugpy",  # kit.kernel: debugpy hidden while ipykernel starts
     "gcpause",  # kit.gcpause: no cyclic GC during start-up (kit run and its kernel)
-    "block-gcsfs",  # kit.runner.execute.UNUSED_IMPORTS: gcsfs (and grpc, which gcsfs needs)
-    "block-grpc",  # kit.runner.execute.UNUSED_IMPORTS: grpc
+    "block-gcsfs",  # kit.runner.execute.UNUSED_IMPORTS: gcsfs
     "block-formats",  # kit.runner.execute.UNUSED_IMPORTS: jsonschema's format checkers
 )
 # The entries of kit.runner.execute.UNUSED_IMPORTS each "block-" measure lets through.
-UNBLOCKED = {
-    # gcsfs imports grpc's API: letting gcsfs through lets grpc through too.
-    "block-gcsfs": {"gcsfs", "grpc"},
-    "block-grpc": {"grpc"},
-    "block-formats": {"rfc3987_syntax", "isoduration"},
-}
+UNBLOCKED = {"block-gcsfs": {"gcsfs"}, "block-formats": {"rfc3987_syntax", "isoduration"}}
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):

@@ -27,13 +27,13 @@ from kit.runner.watch import CellWatch
 
 # Optional imports of our dependencies that kit's own process never uses, and that cost
 # more than 50 ms each (bench/results.md, measurement 1): papermill's gcsfs (kit's I/O
-# handlers do papermill's I/O), grpc (google-cloud-storage speaks JSON over HTTP; gcsfs,
-# which needs it, is blocked too), and two of the format checkers jsonschema loads when
-# they are installed (JupyterLab's tools bring them to laptops; the image has none) for
-# formats nbformat's schema never uses (nbformat validates with fastjsonschema). Each
-# library treats an import that fails as "not installed":
-# tests/runner/test_import_block_contract.py fails when one stops doing so.
-UNUSED_IMPORTS: tuple[str, ...] = ("gcsfs", "grpc", "rfc3987_syntax", "isoduration")
+# handlers do papermill's I/O), and two of the format checkers jsonschema loads when they
+# are installed (JupyterLab's tools bring them to laptops; the image has none) for formats
+# nbformat's schema never uses (nbformat validates with fastjsonschema). Each library
+# treats an import that fails as "not installed": tests/runner/test_import_block_contract.py
+# fails when one stops doing so. (grpc, which google-cloud-storage loads, is not blocked:
+# it bought less than 50 ms, and gcsfs cannot import without it.)
+UNUSED_IMPORTS: tuple[str, ...] = ("gcsfs", "rfc3987_syntax", "isoduration")
 # What stops a run: SIGTERM (the pod is deleted or evicted) and SIGINT (Ctrl-C).
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
