@@ -47,6 +47,7 @@ ENGINE = Trick(
     "engine",
     "papermill engine without saves around markdown cells, plain JSON saves",
     "kit/runner/engine.py",
+    basis="kit-cpu",
 )
 
 
@@ -129,7 +130,7 @@ def measure(stage: Stage, quick: bool) -> Section:
         [ENGINE],
         lambda argv: run_cmd(argv, inline),
         kit_sides(lambda tag: kit_argv(f"{stage.token}-{tag}")),
-        2 if quick else 6,
+        2 if quick else 8,
         label="#2 engine",
     )
     section.figures = [
@@ -183,8 +184,11 @@ def measure(stage: Stage, quick: bool) -> Section:
         "deep copy and validation. kit's "
         "engine skips the saves around markdown cells and writes the others as plain JSON. "
         "`kit run` with it and without it (bench/variant.py, papermill's own nbclient "
-        "engine), in pairs as in measurement 1, plots inline; judged by CPU time, as the "
-        "saves are computation on the thread that runs the cells:",
+        "engine), in pairs as in measurement 1, plots inline; judged by the CPU time of "
+        "`kit run`'s own process (both sides through bench/variant.py `--report-cpu`), "
+        "where papermill saves, on the thread that runs the cells: the kernel's Prophet "
+        "fit, the same on both sides, would only add its noise. The table's CPU columns "
+        "are that process's:",
         table(pairs),
     ]
     section.data = {"version": version, "ipython_only_lines": ipython_lines}

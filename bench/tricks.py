@@ -7,8 +7,9 @@ undone (`kit run` through bench/variant.py), back to back, the order flipping ev
 and the measures rotating, so a change of the machine's load hits both sides of a pair
 alike. The gain is the median of the pairs' differences, in wall time and in CPU time (the
 processes' user + system seconds, kernel included). A measure that saves computation is
-judged by its CPU time, which other work on the machine hardly moves; one that saves
-waiting, by its wall time, which CPU time cannot see.
+judged by its CPU time, which other work on the machine hardly moves (by the CPU time of
+kit's own process alone when that is where it works: the kernel's work would only add
+noise); one that saves waiting, by its wall time, which CPU time cannot see.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.core import PYTHON, ROOT, Done, Figure, Target, fmt, log, shown
+from bench.core import PYTHON, ROOT, BenchError, Done, Figure, Target, fmt, log, shown
 
 VARIANT = ROOT / "bench" / "variant.py"
+CPU_LINE = "bench: CPU of kit's process: "  # bench/variant.py --report-cpu
 MIN_GAIN = 0.050  # seconds a run; less, and the measure goes (docs/architecture.md)
 Sides = tuple[list[str], list[str]]
 
@@ -28,7 +30,8 @@ Sides = tuple[list[str], list[str]]
 @dataclass(frozen=True)
 class Trick:
     """One measure: its --without name in bench/variant.py, what it does and where, and
-    what it saves: "cpu" (computation) or "wall" (waiting)."""
+    what it saves: "cpu" (computation), "kit-cpu" (computation in kit's own process, not
+    in its kernel) or "wall" (waiting)."""
 
     name: str
     label: str
@@ -59,7 +62,7 @@ class Pairs:
     @property
     def gain(self) -> float:
         """The gain the measure is judged by (its basis)."""
-        return self.cpu_gain if self.trick.basis == "cpu" else self.wall_gain
+        return self.wall_gain if self.trick.basis == "wall" else self.cpu_gain
 
     def median(self, side: int, cpu: bool = False) -> float:
         return statistics.median(p[side] for p in (self.cpu if cpu else self.wall))
@@ -74,18 +77,35 @@ class Pairs:
         }
 
 
-def without_argv(kit_argv: Sequence[str], tricks: Sequence[str]) -> list[str]:
+def without_argv(
+    kit_argv: Sequence[str], tricks: Sequence[str], flags: Sequence[str] = ()
+) -> list[str]:
     """`kit ARGS` as bench/variant.py with the named measures undone."""
-    return [str(PYTHON), str(VARIANT), *(f"--without={t}" for t in tricks), *kit_argv[1:]]
+    undone = (f"--without={t}" for t in tricks)
+    return [str(PYTHON), str(VARIANT), *undone, *flags, *kit_argv[1:]]
 
 
 def kit_sides(kit_argv: Callable[[str], list[str]]) -> Callable[[Trick, str], Sides]:
-    """(with, without) command lines of a measure: `kit run` and bench/variant.py."""
+    """(with, without) command lines of a measure: `kit run` and bench/variant.py; for a
+    measure judged by kit's own CPU time, bench/variant.py on both sides, reporting it."""
 
     def sides(trick: Trick, tag: str) -> Sides:
+        if trick.basis == "kit-cpu":
+            report = ["--report-cpu"]
+            return (
+                without_argv(kit_argv(f"{tag}w"), [], report),
+                without_argv(kit_argv(f"{tag}o"), [trick.name], report),
+            )
         return kit_argv(f"{tag}w"), without_argv(kit_argv(f"{tag}o"), [trick.name])
 
     return sides
+
+
+def _kit_cpu(done: Done) -> float:
+    for line in reversed(done.stderr.splitlines()):
+        if line.startswith(CPU_LINE):
+            return float(line[len(CPU_LINE) :])
+    raise BenchError("bench/variant.py --report-cpu printed no CPU time")
 
 
 def compare(
@@ -110,7 +130,10 @@ def compare(
             if round_ == 0:
                 continue
             pairs.wall.append((done["with"].seconds, done["without"].seconds))
-            pairs.cpu.append((done["with"].cpu, done["without"].cpu))
+            if pairs.trick.basis == "kit-cpu":
+                pairs.cpu.append((_kit_cpu(done["with"]), _kit_cpu(done["without"])))
+            else:
+                pairs.cpu.append((done["with"].cpu, done["without"].cpu))
             log(
                 f"{label} {name} {round_}/{reps}: with {done['with'].seconds:.2f} s, "
                 f"without {done['without'].seconds:.2f} s"
@@ -123,15 +146,16 @@ def figures(found: Sequence[Pairs]) -> list[Figure]:
     medians with and without it beside it."""
     lines = []
     for p in found:
-        cpu = p.trick.basis == "cpu"
+        cpu = p.trick.basis != "wall"
+        what = {"cpu": "CPU", "kit-cpu": "kit process's CPU", "wall": "wall"}[p.trick.basis]
         other = f"wall {p.wall_gain * 1000:+.0f} ms" if cpu else f"CPU {p.cpu_gain * 1000:+.0f} ms"
         note = (
-            f"{'CPU' if cpu else 'wall'} with {fmt(p.median(0, cpu), 's')}, without "
+            f"{what} with {fmt(p.median(0, cpu), 's')}, without "
             f"{fmt(p.median(1, cpu), 's')}; {other}"
         )
         lines.append(
             Figure(
-                f"{p.trick.label}: {'CPU' if cpu else 'wall'} time it saves a run",
+                f"{p.trick.label}: {what} time it saves a run",
                 p.gain * 1000,
                 "ms",
                 Target(">=", MIN_GAIN * 1000, "ms"),

@@ -1,18 +1,21 @@
 """`kit` with some of the runner's start-up measures switched off, for with/without figures.
 
-    python bench/variant.py --without TRICK [--without TRICK ...] run REF --run-id ID ...
+    python bench/variant.py [--without=TRICK ...] [--report-cpu] run REF --run-id ID ...
 
 runs kit's CLI exactly as the `kit` console script does, except that each named measure is
 undone (kit's own code is not changed; its functions are swapped as their modules load).
 The kernel-side measures are undone in the kernel process too: its launcher becomes this
-file with `--kernel`. Bench-only code.
+file with `--kernel`. --report-cpu prints the CPU time of kit's own process (not its
+kernel's) as the last line on stderr. Bench-only code.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.abc
 import importlib.machinery
+import resource
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -26,6 +29,7 @@ TRICKS = (
     "block-gcsfs",  # kit.runner.execute.UNUSED_IMPORTS: gcsfs
     "block-formats",  # kit.runner.execute.UNUSED_IMPORTS: jsonschema's format checkers
 )
+CPU_LINE = "bench: CPU of kit's process: "
 # The entries of kit.runner.execute.UNUSED_IMPORTS each "block-" measure lets through.
 UNBLOCKED = {"block-gcsfs": {"gcsfs"}, "block-formats": {"rfc3987_syntax", "isoduration"}}
 
@@ -88,9 +92,16 @@ def _noop(*args: Any, **kwargs: Any) -> None:
     return None
 
 
+def _report_cpu() -> None:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"{CPU_LINE}{usage.ru_utime + usage.ru_stime:.6f}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str]) -> None:
     without = {a.removeprefix("--without=") for a in argv if a.startswith("--without=")}
-    rest = [a for a in argv if not a.startswith("--without=")]
+    if "--report-cpu" in argv:
+        atexit.register(_report_cpu)
+    rest = [a for a in argv if not a.startswith("--without=") and a != "--report-cpu"]
     if unknown := without - set(TRICKS):
         raise SystemExit(f"unknown trick {sorted(unknown)[0]} (known: {', '.join(TRICKS)})")
     kernel = rest[:1] == ["--kernel"]
