@@ -26,7 +26,6 @@ AIRFLOW_VENV := $(call af_venv,$(AIRFLOW_DEFAULT))
 NB_STAMP := $(VENV)/.kit-installed
 AF_STAMPS := $(foreach v,$(AIRFLOW_VERSIONS),$(call af_venv,$(v))/.kit-installed)
 export UV_CACHE_DIR ?= $(CURDIR)/.kit/uv-cache
-export GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT := false
 
 IMAGE ?= kit-runtime:local
 

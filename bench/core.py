@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shlex
 import signal
 import statistics
@@ -137,11 +138,12 @@ def shown(argv: Sequence[str | Path], env: Mapping[str, str] | None = None) -> s
 
 @dataclass
 class Done:
-    """A finished command: wall time and output."""
+    """A finished command: wall time, CPU time (its processes' user + system) and output."""
 
     seconds: float
     stdout: str
     stderr: str
+    cpu: float = 0.0
 
 
 def run(
@@ -154,6 +156,7 @@ def run(
 ) -> Done:
     """Run a command, timing its wall clock; BenchError with its output tail if it fails."""
     start = time.perf_counter()
+    used = _children_cpu()
     proc = subprocess.Popen(
         [str(a) for a in argv],
         env=dict(env),
@@ -176,7 +179,15 @@ def run(
     if check and proc.returncode != 0:
         tail = "\n".join((stdout + stderr).strip().splitlines()[-15:])
         raise BenchError(f"exit {proc.returncode}: {shown(argv)}\n{tail}")
-    return Done(seconds, stdout, stderr)
+    return Done(seconds, stdout, stderr, _children_cpu() - used)
+
+
+def _children_cpu() -> float:
+    """User + system seconds of this process's waited-for children and their descendants
+    (the bench runs one command at a time, so a difference is that command's, kernel
+    included: kit waits for its kernel)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _stop_group(proc: subprocess.Popen[str]) -> None:

@@ -3,7 +3,9 @@
 Nothing else: no notebook, no storage. `.venv/bin/python bench/kernel_floor.py` does it the
 way jupyter_client's documentation shows (`start_new_kernel`, `shutdown_kernel(now=True)`);
 with `--kit` the kernel is started, awaited and stopped as `kit run` does it
-(kit.runner.kernel), which shows what kit adds beyond its own way of starting kernels.
+(kit.runner.kernel), which shows what kit adds beyond its own way of starting kernels;
+`--kit --without-ready` awaits it with jupyter_client's own client instead of kit's
+ReadyClient (what that client buys, measurement 1).
 """
 
 from __future__ import annotations
@@ -27,12 +29,16 @@ def jupyter_client_floor() -> None:
         km.shutdown_kernel(now=True)
 
 
-def kit_floor() -> None:
+def kit_floor(ready_client: bool = True) -> None:
     import os
+
+    from jupyter_client.asynchronous.client import AsyncKernelClient
 
     from kit.runner import kernel
 
     km = kernel.kernel_manager("python3")
+    if not ready_client:
+        km.client_factory = AsyncKernelClient
     try:
         kernel.start(km, dict(os.environ))
         kc = km.client()
@@ -56,4 +62,7 @@ def _check(reply: Any) -> None:
 
 
 if __name__ == "__main__":
-    kit_floor() if "--kit" in sys.argv[1:] else jupyter_client_floor()
+    if "--kit" in sys.argv[1:]:
+        kit_floor(ready_client="--without-ready" not in sys.argv[1:])
+    else:
+        jupyter_client_floor()

@@ -97,7 +97,7 @@ class Manifest:
             raw["parameters"] = [Parameter(**p) for p in raw.get("parameters", [])]
             manifest = cls(**raw)
         except (ValueError, TypeError, KeyError) as exc:
-            raise UsageError(f"{source}: malformed manifest: {exc}") from None
+            raise UsageError(f"{source}: malformed manifest: {exc}") from exc
         if manifest.kind not in KINDS:
             raise UsageError(f"{source}: malformed manifest: unknown kind {manifest.kind!r}")
         return manifest
@@ -169,8 +169,8 @@ class Catalog:
         url = self.manifest_url(name, version)
         try:
             return Manifest.from_json(self.storage.read(url), url)
-        except NotFoundError:
-            raise NotFoundError(f"notebook {name}@{version} is not published ({url})") from None
+        except NotFoundError as exc:
+            raise NotFoundError(f"notebook {name}@{version} is not published ({url})") from exc
 
     def latest(self, name: str) -> str:
         """The version the latest pointer names (one read: every `@latest` run pays it).
@@ -180,12 +180,12 @@ class Catalog:
         url = self.latest_url(name)
         try:
             data = self.storage.read(url)
-        except NotFoundError:
-            raise NotFoundError(self._unknown(name)) from None
+        except NotFoundError as exc:
+            raise NotFoundError(self._unknown(name)) from exc
         try:
             return str(json.loads(data)["version"])
-        except (ValueError, KeyError, TypeError):
-            raise UsageError(f"{url}: malformed latest pointer") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{url}: malformed latest pointer") from exc
 
     def _unknown(self, name: str) -> str:
         hint = did_you_mean(name, self.names())

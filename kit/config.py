@@ -16,27 +16,44 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit.errors import ConfigError
+from kit.errors import ConfigError, did_you_mean
 from kit.run_contract import join
 
 LOG_FORMATS = ("auto", "text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Where notebooks, runs and data live, and what the pods run."""
+    """Where notebooks, runs and data live, and how kit runs and reports.
+
+    Every `KIT_*` variable kit reads is a field here (KIT_<FIELD>), except KIT_CONFIG, which
+    names the kit.toml the fields are read from.
+    """
 
     modules_bucket: str = "gs://kit-modules"
     outputs_bucket: str = "gs://kit-outputs"
     data_bucket: str = "gs://kit-data"
-    project: str = "kit-local"
-    image: str = "kit-runtime:local"
-    namespace: str = "kit-runs"
     retry_deadline: float = 60.0
-    # How `kit run` reports progress: auto (a bar on a terminal, else text lines), text, json.
+    # `kit run`: seconds a stopped run (SIGTERM, --timeout) has to save and write run.json.
+    grace_seconds: float = 30.0
+    # How `kit run` reports progress, and kit's log lines: auto (a bar on a terminal, else
+    # text lines), text, json (kit.runner.progress).
     log_format: str = "auto"
+    # kit's log on stderr (the `kit` logger); `kit -v` is DEBUG.
+    log_level: str = "WARNING"
+    # Recorded in run.json: the pod's name and its image (the DAG sets both in every pod).
+    pod_name: str | None = None
+    image: str | None = None
+    # `kit dev`: the embedded GCS's data folder and port (None: kit.dev's defaults).
+    dev_root: str | None = None
+    dev_port: int | None = None
+    # `kit dag test`: the Airflow environment's python (None: .venv-airflow, see kit.cli.dag),
+    # and, in that environment, the notebook environment's python (kit.dagtools.runner).
+    airflow_python: str | None = None
+    notebook_python: str | None = None
 
     def url(self, bucket: str, *parts: str) -> str:
         """Join path parts under one of the bucket settings (by field name)."""
@@ -44,19 +61,18 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-# Variables kit reads elsewhere (not settings); listed so they are not "unknown".
-OTHER_KIT_VARS = frozenset(
-    {
-        "KIT_CONFIG",
-        "KIT_POD_NAME",
-        "KIT_AIRFLOW_PYTHON",
-        "KIT_DAGS_CONFIG",
-        "KIT_GRACE_SECONDS",
-        "KIT_NOTEBOOK_PYTHON",
-        "KIT_DEV_ROOT",
-        "KIT_DEV_PORT",
-    }
-)
+CONFIG_VAR = "KIT_CONFIG"
+# Set by `kit run` in its kernel's environment: the run a notebook belongs to.
+RUN_ID_VAR = "KIT_RUN_ID"
+# KIT_* variables kit accepts without reading them (not settings, never "unknown").
+FOREIGN_KIT_VARS = {
+    RUN_ID_VAR: "set by `kit run` for the notebook it runs",
+    "KIT_DAGS_CONFIG": "read by the DAGs (dags/), in the Airflow environment",
+    # The DAGs set these in every pod (dags/kit_dag_factory.py); kit does not need them, but
+    # an image must run under the DAGs deployed with it and with earlier ones.
+    "KIT_PROJECT": "set in pods by the DAGs, unused",
+    "KIT_NAMESPACE": "set in pods by the DAGs, unused",
+}
 
 
 def env_var(field: str) -> str:
@@ -64,12 +80,18 @@ def env_var(field: str) -> str:
     return "KIT_" + field.upper()
 
 
-def _check_url(field: str, value: str, source: str) -> str:
+def _check_text(field: str, value: str, source: str) -> str:
     value = value.strip()
     if not value:
         raise ConfigError(f"{source}: {field} is empty")
     if field == "log_format" and value not in LOG_FORMATS:
         raise ConfigError(f"{source}: log_format {value!r} must be one of {', '.join(LOG_FORMATS)}")
+    if field == "log_level":
+        if value.upper() not in LOG_LEVELS:
+            raise ConfigError(
+                f"{source}: log_level {value!r} must be one of {', '.join(LOG_LEVELS)}"
+            )
+        return value.upper()
     if not field.endswith("_bucket"):
         return value
     if "://" in value:
@@ -84,24 +106,29 @@ def _check_url(field: str, value: str, source: str) -> str:
 
 
 def _coerce(field: str, raw: Any, source: str) -> Any:
-    ftype = _FIELDS[field].type
-    if ftype in ("float", float):
+    ftype = str(_FIELDS[field].type).removesuffix(" | None")
+    if ftype in ("float", "int"):
+        number = float if ftype == "float" else int
         try:
-            return float(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{source}: {field} must be a number, got {raw!r}") from None
+            value = number(raw)
+        except (TypeError, ValueError) as exc:
+            kind = "a number" if ftype == "float" else "a whole number"
+            raise ConfigError(f"{source}: {field} must be {kind}, got {raw!r}") from exc
+        if value < 0 or (field == "dev_port" and not 0 < value < 65536):
+            raise ConfigError(f"{source}: {field} {raw!r} is out of range")
+        return value
     if not isinstance(raw, str):
         raise ConfigError(f"{source}: {field} must be a string, got {raw!r}")
-    return _check_url(field, raw, source)
+    return _check_text(field, raw, source)
 
 
 def _from_toml(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: config file not found") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+        raise ConfigError(f"{path}: malformed TOML: {exc}") from exc
     table = data.get("kit", data)
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [kit] must be a table")
@@ -121,14 +148,17 @@ def load_settings(
     Raises ConfigError naming the variable or file on anything malformed or unknown.
     """
     env = os.environ if environ is None else environ
-    known = {env_var(f) for f in _FIELDS} | OTHER_KIT_VARS
-    unknown = sorted(k for k in env if k.startswith("KIT_") and k not in known)
+    known = {env_var(f) for f in _FIELDS} | {CONFIG_VAR}
+    unknown = sorted(
+        k for k in env if k.startswith("KIT_") and k not in known and k not in FOREIGN_KIT_VARS
+    )
     if unknown:
         raise ConfigError(
-            f"unknown environment variable {unknown[0]} (known: {', '.join(sorted(known))})"
+            f"unknown environment variable {unknown[0]}{did_you_mean(unknown[0], known)} "
+            f"(settings: {', '.join(sorted(known))})"
         )
     values: dict[str, Any] = {}
-    toml_path = env.get("KIT_CONFIG")
+    toml_path = env.get(CONFIG_VAR)
     if toml_path:
         values.update(_from_toml(Path(toml_path)))
     elif (default := (cwd or Path.cwd()) / "kit.toml").is_file():

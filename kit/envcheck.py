@@ -47,10 +47,10 @@ def read_pins(path: Path = DEFAULT_SPEC) -> dict[str, str]:
     """The exact pins of environment.yml: its pip packages plus `python`."""
     try:
         spec = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{path}: environment file not found") from None
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: environment file not found") from exc
     except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: malformed YAML: {exc}") from None
+        raise UsageError(f"{path}: malformed YAML: {exc}") from exc
     pins: dict[str, str] = {}
     for dep in (spec or {}).get("dependencies", []):
         if isinstance(dep, str) and dep.startswith("python="):
@@ -70,8 +70,8 @@ def digest(path: Path = DEFAULT_SPEC) -> str:
     """sha256 of environment.yml, recorded in manifests to tie a notebook to an image."""
     try:
         return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: environment file not found") from None
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: environment file not found") from exc
 
 
 def check(path: Path = DEFAULT_SPEC) -> list[Drift]:

@@ -1,11 +1,14 @@
 """Start-up without the cyclic garbage collector, for `kit run`.
 
 `kit run` imports google-cloud-storage, jupyter_client and papermill before a notebook's
-first cell can run: hundreds of modules, whose objects CPython's collector keeps
-scanning as they pile up, for nothing (they live as long as the process). Pausing it
-until start-up is over saves ~30 ms of every run. `resume` then freezes what start-up
-made, so later collections skip it, and collects normally from there on; it does
-nothing unless `pause` was called, so library callers of the runner are unaffected.
+first cell can run, and its kernel ipykernel and IPython: hundreds of modules, whose
+objects CPython's collector keeps scanning as they pile up, for nothing (they live as
+long as the process). bench/results.md shows what pausing it until start-up is over buys
+(kit run and its kernel, kit.kernel). `resume` then freezes what start-up made, so later
+collections (the interpreter's last ones at exit included) skip it, and collects
+normally from there on; it does nothing unless `pause` was called, so library callers
+of the runner are unaffected. tests/gcpause/test_gc_contract.py checks the collector
+behaves as relied on.
 """
 
 from __future__ import annotations

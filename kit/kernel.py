@@ -1,17 +1,34 @@
 """`python -m kit.kernel -f CONNECTION_FILE`: the IPython kernel of `kit run`, sans debugger.
 
-ipykernel imports debugpy while it starts (~50 ms of every run) so that a frontend can
-attach a debugger; a run's kernel has no frontend. This launcher hides debugpy while the
-kernel initialises, then lets notebooks import it as usual; and, as `kit run` itself,
-starts without the cyclic garbage collector (kit.gcpause). The rest is
-ipykernel_launcher's: same interpreter, same arguments, same kernel.
+ipykernel imports debugpy while it starts so that a frontend can attach a debugger; a
+run's kernel has no frontend. This launcher hides debugpy while the kernel initialises
+(bench/results.md shows what that buys every run), then lets notebooks import it as
+usual; and, as `kit run` itself, starts without the cyclic garbage collector
+(kit.gcpause). The rest is ipykernel_launcher's: same interpreter, same arguments, same
+kernel. tests/runner/test_kernel_contract.py fails when ipykernel stops treating a
+missing debugpy as "no debugger".
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from kit import gcpause
+
+
+@contextmanager
+def without_debugpy() -> Iterator[None]:
+    """`import debugpy` fails inside, unless debugpy was imported before; not after."""
+    hidden = "debugpy" not in sys.modules
+    if hidden:
+        sys.modules["debugpy"] = None  # type: ignore[assignment]  # `import debugpy` fails
+    try:
+        yield
+    finally:
+        if hidden and sys.modules.get("debugpy", False) is None:
+            del sys.modules["debugpy"]
 
 
 def main() -> None:
@@ -19,15 +36,11 @@ def main() -> None:
     if sys.path and sys.path[0] == "":
         del sys.path[0]  # as ipykernel_launcher: no imports from the CWD while it loads
     gcpause.pause()
-    hidden = "debugpy" not in sys.modules
-    if hidden:
-        sys.modules["debugpy"] = None  # type: ignore[assignment]  # `import debugpy` fails
-    from ipykernel.kernelapp import IPKernelApp
+    with without_debugpy():
+        from ipykernel.kernelapp import IPKernelApp
 
-    app = IPKernelApp.instance()
-    app.initialize()  # type: ignore[no-untyped-call]
-    if hidden and sys.modules.get("debugpy", False) is None:
-        del sys.modules["debugpy"]
+        app = IPKernelApp.instance()
+        app.initialize()  # type: ignore[no-untyped-call]
     gcpause.resume()  # the notebook's own objects are collected as usual
     app.start()  # type: ignore[no-untyped-call]
 

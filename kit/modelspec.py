@@ -56,9 +56,9 @@ def parse(text: str, where: str) -> ast.Module:
         raise UsageError(
             f"{where}: line {exc.lineno}{column}: syntax error: {exc.msg}; "
             "a model module must be importable"
-        ) from None
+        ) from exc
     except ValueError as exc:  # e.g. a null byte
-        raise UsageError(f"{where}: not Python source: {exc}") from None
+        raise UsageError(f"{where}: not Python source: {exc}") from exc
 
 
 def model_class(tree: ast.Module) -> ast.ClassDef | None:
@@ -158,8 +158,8 @@ def _literal_type(node: ast.expr, where: str) -> _Type:
     items = node.elts if isinstance(node, ast.Tuple) else [node]
     try:
         values = [ast.literal_eval(item) for item in items]
-    except ValueError:
-        raise UsageError(f"{where}: Literal[...] must list literal values") from None
+    except ValueError as exc:
+        raise UsageError(f"{where}: Literal[...] must list literal values") from exc
     nullable = None in values
     values = [v for v in values if v is not None]
     kinds = {type(v) for v in values}
@@ -177,8 +177,8 @@ def _date_default(node: ast.expr, where: str) -> str | None:
     try:
         parts = [ast.literal_eval(arg) for arg in node.args]
         return datetime.date(*parts).isoformat()
-    except (ValueError, TypeError):
-        raise UsageError(f"{where}: {ast.unparse(node)} is not a valid date") from None
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{where}: {ast.unparse(node)} is not a valid date") from exc
 
 
 def _default(node: ast.expr, kind: _Type | None, where: str) -> tuple[str, Any]:
@@ -190,12 +190,12 @@ def _default(node: ast.expr, kind: _Type | None, where: str) -> tuple[str, Any]:
         return "date", iso
     try:
         value = literal_default(node, where)
-    except UsageError:
+    except UsageError as exc:
         raise UsageError(
             f"{where}: default {ast.unparse(node)!r} is not a literal; kit reads defaults "
             "without running the module (use a number, string, bool, None, list, dict, "
             "or date(Y, M, D))"
-        ) from None
+        ) from exc
     if kind is None:
         return TYPES[type(value)], value
     if value is None:
@@ -203,10 +203,8 @@ def _default(node: ast.expr, kind: _Type | None, where: str) -> tuple[str, Any]:
     if kind.name == "date":
         try:
             return "date", datetime.date.fromisoformat(str(value)).isoformat()
-        except ValueError:
-            raise UsageError(
-                f"{where}: default {value!r} is not an ISO date (YYYY-MM-DD)"
-            ) from None
+        except ValueError as exc:
+            raise UsageError(f"{where}: default {value!r} is not an ISO date (YYYY-MM-DD)") from exc
     if kind.name == "float" and type(value) is int:
         value = float(value)
     if TYPES[type(value)] != kind.name:

@@ -72,9 +72,9 @@ def to_notebook(text: str, where: str) -> Any:
         nb = jupytext.reads(text, fmt=PERCENT_FORMAT)
     except nbformat.ValidationError as exc:
         first = (str(getattr(exc, "message", "") or exc).splitlines() or ["?"])[0]
-        raise UsageError(f"{where}: invalid notebook header: {first}") from None
+        raise UsageError(f"{where}: invalid notebook header: {first}") from exc
     except Exception as exc:  # jupytext's own parse errors have no common base class
-        raise UsageError(f"{where}: jupytext cannot read it: {type(exc).__name__}: {exc}") from None
+        raise UsageError(f"{where}: jupytext cannot read it: {type(exc).__name__}: {exc}") from exc
     nb = copy.deepcopy(nb)
     if not nb.metadata.get("kernelspec"):
         nb.metadata["kernelspec"] = dict(PYTHON_KERNEL)  # a .py file is Python

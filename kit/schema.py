@@ -94,11 +94,11 @@ def trailing_comments(source: str) -> dict[int, str]:
 def literal_default(node: ast.expr, where: str) -> Any:
     try:
         value = ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
         raise UsageError(
             f"{where}: default must be a literal (number, string, bool, None, list, dict), "
             f"not {ast.unparse(node)!r}"
-        ) from None
+        ) from exc
     if type(value) not in TYPES:
         raise UsageError(f"{where}: a {type(value).__name__} default cannot be a parameter")
     value = list(value) if isinstance(value, tuple) else value
@@ -138,7 +138,7 @@ def parse_parameters(source: str, where: str, first_line: int = 1) -> list[Param
         line = (exc.lineno or 1) + shift
         raise UsageError(
             f"{where}: cannot parse the parameters cell: {exc.msg} (line {line})"
-        ) from None
+        ) from exc
     comments = trailing_comments(source)
     params: dict[str, Parameter] = {}
     lines: dict[str, int] = {}

@@ -15,6 +15,7 @@ from record_support import bucket_problems, folder_problems
 
 from kit import dev
 from kit.config import Settings
+from kit.storage.emulator import EMULATOR_VAR, emulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
 # tests/dags runs in .venv-airflow (the Airflow environment); elsewhere it is not collected.
@@ -32,11 +33,9 @@ def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dev.Server]
     """A real fake-gcs-server on loopback, with the embedded default buckets provisioned."""
     root = tmp_path_factory.mktemp("gcs")
     server = dev.start(root, _free_port())
-    saved = {
-        k: os.environ.get(k) for k in ("STORAGE_EMULATOR_HOST", "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT")
-    }
-    os.environ["STORAGE_EMULATOR_HOST"] = server.url
-    os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+    emulator = emulator_env({EMULATOR_VAR: server.url})
+    saved = {k: os.environ.get(k) for k in emulator}
+    os.environ.update(emulator)
     dev.provision(server, Settings())
     _GCS_ROOTS.append(root)
     yield server

@@ -14,6 +14,8 @@ from kit.config import Settings, load_settings
 if TYPE_CHECKING:
     from rich.console import Console
 
+_SETTINGS = "kit.settings"
+
 
 class KitGroup(click.Group):
     """A command group as kit shows it: commands in the order they were added, each with
@@ -57,5 +59,12 @@ def err() -> Console:
 
 
 def settings(**overrides: Any) -> Settings:
-    """Resolve settings once for this command, flags taking precedence."""
-    return load_settings(overrides)
+    """The settings of this command line, resolved once (the `kit` group resolves them for
+    its log; the command reuses them); flags given as overrides take precedence."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or overrides:
+        return load_settings(overrides)
+    if _SETTINGS not in ctx.meta:  # shared by every context of one invocation
+        ctx.meta[_SETTINGS] = load_settings()
+    resolved: Settings = ctx.meta[_SETTINGS]
+    return resolved

@@ -9,13 +9,12 @@ Airflow environment's python (used when --airflow is not given).
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import click
 
-from kit.cli.common import KitGroup
+from kit.cli.common import KitGroup, settings
 from kit.dagtools.versions import AIRFLOW_VERSIONS, DEFAULT_AIRFLOW, venv_python
 from kit.errors import UsageError
 
@@ -25,13 +24,12 @@ AIRFLOW_PYTHON_ENV = "KIT_AIRFLOW_PYTHON"
 
 
 def airflow_python(
-    version: str | None = None, environ: dict[str, str] | None = None, cwd: Path | None = None
+    version: str | None = None, explicit: str | None = None, cwd: Path | None = None
 ) -> Path:
-    """The python of the Airflow `version` environment (default: $KIT_AIRFLOW_PYTHON, else
-    Airflow 2.11), next to the kit checkout (kit is installed editable) or in the working
-    directory."""
-    env = dict(os.environ) if environ is None else environ
-    if version is None and (explicit := env.get(AIRFLOW_PYTHON_ENV)):
+    """The python of the Airflow `version` environment (default: explicit, from settings'
+    $KIT_AIRFLOW_PYTHON, else Airflow 2.11), next to the kit checkout (kit is installed
+    editable) or in the working directory."""
+    if version is None and explicit:
         path = Path(explicit)
         if not path.exists():
             raise UsageError(f"{AIRFLOW_PYTHON_ENV}={explicit}: no such file")
@@ -83,7 +81,8 @@ def dag_test(
     """
     if image and pods != "docker":
         raise UsageError("--image applies to --pods docker only")
-    argv = [str(airflow_python(version)), "-m", "kit.dagtools", "test", dag_id, "--pods", pods]
+    python = airflow_python(version, settings().airflow_python)
+    argv = [str(python), "-m", "kit.dagtools", "test", dag_id, "--pods", pods]
     if date:
         argv += ["--date", date]
     if retries:

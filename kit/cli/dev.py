@@ -15,31 +15,29 @@ app = KitGroup("dev", help="Run the embedded GCS emulator on 127.0.0.1.", no_arg
 ROOT = click.option(
     "--root",
     type=click.Path(path_type=Path),
-    default=dev.DEFAULT_ROOT,
-    envvar="KIT_DEV_ROOT",
-    show_envvar=True,
-    show_default=True,
-    help="Data folder.",
+    help=f"Data folder [default: $KIT_DEV_ROOT, else {dev.DEFAULT_ROOT}].",
 )
+
+
+def _root(root: Path | None) -> Path:
+    """--root, else the settings' dev_root (KIT_DEV_ROOT), else kit.dev's default."""
+    return root or Path(settings().dev_root or dev.DEFAULT_ROOT)
 
 
 @app.command("up")
 @ROOT
 @click.option(
     "--port",
-    type=int,
-    default=dev.DEFAULT_PORT,
-    envvar="KIT_DEV_PORT",
-    show_envvar=True,
-    show_default=True,
-    help="Port on 127.0.0.1.",
+    type=click.IntRange(1, 65535),
+    help=f"Port on 127.0.0.1 [default: $KIT_DEV_PORT, else {dev.DEFAULT_PORT}].",
 )
-def up(root: Path, port: int) -> None:
+def up(root: Path | None, port: int | None) -> None:
     """Start fake-gcs-server, create the buckets and upload the example datasets."""
     conf = settings()
-    server = dev.start(root, port)
+    folder = _root(root)
+    server = dev.start(folder, port or conf.dev_port or dev.DEFAULT_PORT)
     changed = dev.provision(server, conf)
-    out().print(f"embedded GCS at {server.url} (pid {server.pid}, data in {root})")
+    out().print(f"embedded GCS at {server.url} (pid {server.pid}, data in {folder})")
     for item in changed:
         out().print(f"  created {item}")
     out().print('use it from a shell with: eval "$(kit dev env)"')
@@ -47,20 +45,21 @@ def up(root: Path, port: int) -> None:
 
 @app.command("down")
 @ROOT
-def down(root: Path) -> None:
+def down(root: Path | None) -> None:
     """Stop the emulator; its data stays under --root."""
-    stopped = dev.stop(root)
+    stopped = dev.stop(_root(root))
     out().print("embedded GCS stopped" if stopped else "embedded GCS was not running")
 
 
 @app.command("env")
 @ROOT
-def env_(root: Path) -> None:
+def env_(root: Path | None) -> None:
     """Print `export` lines for the emulator and the KIT_* buckets."""
-    server = dev.status(root)
+    folder = _root(root)
+    server = dev.status(folder)
     if server is None:
         from kit.errors import KitError
 
-        raise KitError(f"no embedded GCS is running for {root}; start it with `kit dev up`")
+        raise KitError(f"no embedded GCS is running for {folder}; start it with `kit dev up`")
     for key, value in dev.environment(server, settings()).items():
         out().print(f"export {key}={shlex.quote(value)}")

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import gc
 import signal
 import sys
-from typing import Any, NoReturn
+import traceback
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
-from kit import gcpause
-from kit.cli import dag, dev, env, publish, review, run, runs
-from kit.cli.common import KitGroup
+from kit import __version__, gcpause
+from kit.cli import dag, dev, env, log, publish, review, run, runs
+from kit.cli.common import KitGroup, settings
 from kit.errors import KitError
+
+
+@dataclass
+class _State:
+    """What main() needs to know once the command is over."""
+
+    verbose: bool = False
 
 
 class _Kit(KitGroup):
@@ -26,7 +34,24 @@ class _Kit(KitGroup):
             raise click.exceptions.Exit(130) from exc
 
 
-app = _Kit("kit", help="Publish, run and review forecasting notebooks.", no_args_is_help=True)
+@click.group("kit", cls=_Kit, no_args_is_help=True)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Log what kit does on stderr (storage calls and retries, the kernel, saves), and "
+    "the causes of an error. Same as KIT_LOG_LEVEL=DEBUG.",
+)
+@click.version_option(__version__, "--version", prog_name="kit", help="Print kit's version.")
+@click.pass_context
+def app(ctx: click.Context, verbose: bool) -> None:
+    """Publish, run and review forecasting notebooks."""
+    conf = settings()
+    level = "DEBUG" if verbose else conf.log_level
+    ctx.call_on_close(log.configure(level, conf.log_format))
+    ctx.ensure_object(_State).verbose = level == "DEBUG"
+
+
 app.add_command(review.review)
 app.add_command(publish.publish_cmd)
 app.add_command(publish.versions_cmd)
@@ -39,30 +64,55 @@ app.add_command(dag.app)
 app.add_command(runs.app)
 
 
+def _command(args: list[str]) -> str | None:
+    """The command's name: the first argument that is not one of the group's options
+    (none of which takes a value)."""
+    return next((a for a in args if not a.startswith("-")), None)
+
+
+def _command_path(args: list[str]) -> str:
+    """`kit run`, `kit runs show`: the commands args name (for a usage error without one)."""
+    command: click.Command = app
+    words = ["kit"]
+    for arg in args:
+        if isinstance(command, click.Group) and arg in command.commands:
+            words.append(arg)
+            command = command.commands[arg]
+        elif not arg.startswith("-"):
+            break
+    return " ".join(words)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; a KitError becomes one line on stderr and its exit code."""
+    """Run the CLI; a KitError becomes one line on stderr (-v: and its causes) and its exit
+    code."""
     from kit.runner.execute import STOP_SIGNALS, block_unused_imports
 
     block_unused_imports()
     args = list(sys.argv[1:] if argv is None else argv)
     held: set[int | signal.Signals] | None = None
+    state = _State()
     try:
-        params: list[tuple[str, str]] = []
-        if args[:1] == ["run"]:
+        if _command(args) == "run":
             # A pod may be stopped at any moment, even before the runner's handler exists:
             # SIGTERM/SIGINT stay pending until the runner takes them over, before any I/O
             # (kit.runner.execute.StopSignal.on_signals), so none is lost or fatal.
             held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
             if argv is None:
                 gcpause.pause()  # the runner resumes once the kernel is up and papermill loaded
-            args[1:], params = run.split_params(args[1:])
         # standalone_mode=False: click raises its errors here and returns the code of an
         # Exit (--help, ctx.exit) instead of exiting.
-        code = app.main(args=args, prog_name="kit", standalone_mode=False, obj={"params": params})
+        code = app.main(args=args, prog_name="kit", standalone_mode=False, obj=state)
     except KitError as exc:
         print(f"kit: error: {exc}", file=sys.stderr)
-        _exit(exc.exit_code, process_ends=argv is None)
-    except click.exceptions.ClickException as exc:  # usage errors from the parser
+        if state.verbose:
+            _causes(exc)
+        sys.exit(exc.exit_code)
+    except click.exceptions.UsageError as exc:  # bad arguments: one line, as any bad input
+        where = exc.ctx.command_path if exc.ctx else _command_path(args)
+        print(f"kit: error: {exc.format_message()} (see `{where} --help`)", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -71,16 +121,16 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if held is not None:  # the mask as it was (the command may have ended before the runner)
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
-    _exit(code if isinstance(code, int) else 0, process_ends=argv is None)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
-def _exit(code: int, process_ends: bool = True) -> NoReturn:
-    if process_ends:
-        # The command is done and every file is written. Freezing the heap spares the
-        # interpreter its final cyclic-GC pass over papermill's, nbformat's and the GCS
-        # client's objects: ~0.1 s of every `kit run`, which pods and DAG retries pay.
-        gc.freeze()
-    sys.exit(code)
+def _causes(exc: BaseException) -> None:
+    """What led to a KitError, one line per cause, then the whole traceback (for -v)."""
+    cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    while cause is not None:
+        print(f"kit: caused by {type(cause).__name__}: {cause}", file=sys.stderr)
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+    traceback.print_exception(exc, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -7,39 +7,22 @@ import sys
 import click
 
 from kit.cli.common import settings
-from kit.errors import UsageError
-
-PARAM_FLAGS = ("-p", "--param")
-
-
-def split_params(args: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Take every `-p KEY VALUE` out of `kit run`'s arguments, before the parser sees them.
-
-    A value may look like an option (`--help`, `-x`, `--timeout`): it must reach the
-    notebook verbatim, never be parsed. Everything else is left for the parser.
-    """
-    rest: list[str] = []
-    pairs: list[tuple[str, str]] = []
-    i = 0
-    while i < len(args):
-        if args[i] == "--":
-            rest.extend(args[i:])
-            break
-        if args[i] in PARAM_FLAGS:
-            if len(args) - i < 3:
-                raise UsageError(f"{args[i]} needs KEY and VALUE")
-            pairs.append((args[i + 1], args[i + 2]))
-            i += 3
-            continue
-        rest.append(args[i])
-        i += 1
-    return rest, pairs
 
 
 @click.command("run")
 @click.argument("ref", help="NAME[@VERSION|@latest], a gs:// URL or a notebook path.")
 @click.option("--run-id", required=True, help="Unique per attempt; never reused.")
-@click.option("--params-json", help="Parameters as JSON.")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    nargs=2,
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Set a parameter (repeatable). VALUE is taken verbatim, even `--help` or `-x`, "
+    "and cast to the parameter's type.",
+)
+@click.option("--params-json", help="Parameters as a JSON object (-p wins for the same key).")
 @click.option("--timeout", type=float, help="Seconds before timed_out.")
 @click.option(
     "--log-output",
@@ -51,11 +34,12 @@ def run(
     ctx: click.Context,
     ref: str,
     run_id: str,
+    params: tuple[tuple[str, str], ...],
     params_json: str | None,
     timeout: float | None,
     log_output: bool,
 ) -> None:
-    """Execute a notebook with papermill; -p KEY VALUE (repeatable) sets a parameter.
+    """Execute a notebook with papermill and record how the run ended.
 
     The output notebook is saved as it runs to runs/<name>/<run-id>/output.ipynb in the
     outputs bucket, and run.json is written last. Each code cell is reported on stderr as
@@ -68,7 +52,7 @@ def run(
         settings(),
         ref,
         run_id,
-        cli_params=(ctx.obj or {}).get("params", []),
+        cli_params=params,
         params_json=params_json,
         timeout=timeout,
         progress=sys.stderr,

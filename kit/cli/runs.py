@@ -15,20 +15,26 @@ from kit.errors import UsageError
 
 class _RunsGroup(KitGroup):
     """`kit runs [NAME]` lists, `kit runs show ...` is a subcommand: a known command name
-    in first place is never taken for NAME (use `kit runs -- show` for a notebook so named)."""
+    in first place is never taken for NAME (use `kit runs -- show` for a notebook so named).
+
+    Which of the two a command line is, is decided per invocation (in its context), so the
+    group's own parameters never change."""
+
+    _SUBCOMMAND = "kit.runs.subcommand"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or args[0] not in self.commands:
+        ctx.meta[self._SUBCOMMAND] = bool(args) and args[0] in self.commands
+        if not ctx.meta[self._SUBCOMMAND]:
             ctx.allow_interspersed_args = True  # the listing: options may follow NAME
-            return super().parse_args(ctx, args)
-        saved = self.params
-        self.params = [p for p in saved if not isinstance(p, click.Argument)]
-        try:
-            rest = super().parse_args(ctx, args)
-        finally:
-            self.params = saved
+        rest = super().parse_args(ctx, args)
         ctx.params.setdefault("name", None)
         return rest
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        if ctx.meta.get(self._SUBCOMMAND):  # NAME would take the subcommand's name
+            return [p for p in params if not isinstance(p, click.Argument)]
+        return params
 
 
 def _store() -> Any:
@@ -232,5 +238,5 @@ def html(name: str, run_id: str, output: Path | None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page, encoding="utf-8")
     except OSError as exc:
-        raise KitError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise KitError(f"cannot write {path}: {exc.strerror or exc}") from exc
     out().print(str(path))

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from kit.storage.emulator import EMULATOR_VAR, GCSFS_EMULATOR_VARS, emulator_env
+
 # The image's ENV (image/Dockerfile), which the process would otherwise not have.
 IMAGE_ENV = {"PYTHONUNBUFFERED": "1"}
 # What a process needs from the developer's environment to run at all.
@@ -39,8 +41,8 @@ SYSTEM_VARS = (
 )
 # Local services and credentials: the emulator, gcloud's ADC.
 PASSTHROUGH = (
-    "STORAGE_EMULATOR_HOST",
-    "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT",
+    EMULATOR_VAR,
+    *GCSFS_EMULATOR_VARS,
     "GOOGLE_APPLICATION_CREDENTIALS",
     "GOOGLE_CLOUD_PROJECT",
     "CLOUDSDK_CONFIG",
@@ -195,15 +197,13 @@ def downward_api(name: str, namespace: str, service_account: str, path: str) -> 
 
 def developer_vars(environ: Mapping[str, str]) -> dict[str, str]:
     """What a locally run pod gets from the developer: the emulator and KIT_* settings."""
-    env = {
-        key: value
-        for key, value in environ.items()
-        if (key in PASSTHROUGH or key.startswith("KIT_")) and key not in POD_ONLY
-    }
-    if "STORAGE_EMULATOR_HOST" in env:
-        # gcsfs otherwise probes the emulator for gRPC and stalls every run.
-        env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-    return env
+    return emulator_env(
+        {
+            key: value
+            for key, value in environ.items()
+            if (key in PASSTHROUGH or key.startswith("KIT_")) and key not in POD_ONLY
+        }
+    )
 
 
 def local_env(pod: Any, container: Any, environ: Mapping[str, str]) -> dict[str, str]:

@@ -20,10 +20,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
 
+from kit.config import load_settings
 from kit.dagtools import docker_pod
 from kit.dagtools.local_pod import Starter, local_pods
 from kit.dagtools.process import LocalPod, LocalPodError, LocalSettings, start_pod
 from kit.run_contract import OUTPUT_FILE, run_url
+from kit.storage.emulator import EMULATOR_VAR
 
 STAMP = ".kit-db-migrated"
 # The Airflow connection the DAGs' finisher and notifiers read and write the outputs bucket
@@ -36,7 +38,7 @@ def emulator_connection(env: MutableMapping[str, str]) -> None:
     Cloud connection anonymous credentials (the google provider's `is_anonymous` extra):
     the GCS client then talks to the emulator and needs no account. A connection the
     developer defined is kept; without an emulator nothing changes."""
-    if env.get("STORAGE_EMULATOR_HOST") and GCP_CONN_VAR not in env:
+    if env.get(EMULATOR_VAR) and GCP_CONN_VAR not in env:
         project = env.get("KIT_PROJECT") or "kit-local"
         extra = {"is_anonymous": True, "project": project}
         env[GCP_CONN_VAR] = json.dumps({"conn_type": "google_cloud_platform", "extra": extra})
@@ -69,7 +71,9 @@ def configure(environ: MutableMapping[str, str] | None = None) -> Paths:
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(repo / "dags"))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     emulator_connection(env)
-    notebook_python = env.get("KIT_NOTEBOOK_PYTHON") or str(repo / ".venv" / "bin" / "python")
+    # KIT_NOTEBOOK_PYTHON, through kit's settings (standard library only, like this module).
+    settings = load_settings(environ=env)
+    notebook_python = settings.notebook_python or str(repo / ".venv" / "bin" / "python")
     return Paths(
         repo=repo,
         airflow_home=Path(env["AIRFLOW_HOME"]),

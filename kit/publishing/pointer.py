@@ -2,8 +2,8 @@
 
 Each attempt reads the pointer and its generation (0 when it does not exist yet)
 and writes the new pointer only if that generation is still current; a
-concurrent writer makes the write fail with a 412, and the loop re-reads and
-retries after a jittered, growing pause. So no move is lost, and since the
+concurrent writer makes the write fail with a 412, and tenacity re-runs the attempt
+after a jittered, growing pause (full jitter). So no move is lost, and since the
 pointer is written only after the version's notebook and manifest exist, it
 never names a missing object.
 
@@ -20,8 +20,7 @@ Modes:
 from __future__ import annotations
 
 import json
-import random
-import time
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -31,6 +30,7 @@ from kit.errors import NotFoundError, PreconditionFailedError, StorageError
 
 ATTEMPT_DEADLINE = 120.0  # seconds of contention before giving up
 _FIRST_PAUSE, _MAX_PAUSE = 0.05, 2.0
+log = logging.getLogger(__name__)
 
 Mode = Literal["publish", "existing", "rollback"]
 
@@ -89,24 +89,34 @@ def move(
     deadline: float = ATTEMPT_DEADLINE,
 ) -> Moved:
     """Point `latest` of name at version with a generation-checked write, retrying on 412."""
+    import tenacity  # only the commands that move a pointer pay for its import
+
     body = _body(catalog, name, version)
     url = catalog.latest_url(name)
-    pause, give_up = _FIRST_PAUSE, time.monotonic() + deadline
-    while True:
-        previous, generation = current(catalog, name)
-        if previous is not None and _keep(previous, version, mode):
-            return Moved(latest=previous, previous=previous, moved=False)
-        try:
-            catalog.storage.write(
-                url, body, if_generation_match=generation, content_type="application/json"
-            )
-        except PreconditionFailedError:
-            if time.monotonic() > give_up:
-                raise StorageError(
-                    f"{url}: gave up moving the pointer to {version} after {deadline:.0f}s "
-                    "of concurrent updates; retry with `kit rollback`"
-                ) from None
-            time.sleep(random.uniform(0, pause))  # full jitter
-            pause = min(pause * 2, _MAX_PAUSE)
-            continue
-        return Moved(latest=version, previous=previous, moved=True)
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(PreconditionFailedError),
+        wait=tenacity.wait_random_exponential(multiplier=_FIRST_PAUSE, max=_MAX_PAUSE),
+        stop=tenacity.stop_after_delay(deadline),
+        before_sleep=tenacity.before_sleep_log(log, logging.DEBUG),
+        reraise=True,
+    )
+    try:
+        moved: Moved = retrying(_attempt, catalog, name, version, mode, url, body)
+    except PreconditionFailedError as exc:
+        raise StorageError(
+            f"{url}: gave up moving the pointer to {version} after {deadline:.0f}s "
+            "of concurrent updates; retry with `kit rollback`"
+        ) from exc
+    return moved
+
+
+def _attempt(catalog: Catalog, name: str, version: str, mode: Mode, url: str, body: bytes) -> Moved:
+    """One compare-and-swap; PreconditionFailedError when someone moved the pointer meanwhile."""
+    previous, generation = current(catalog, name)
+    if previous is not None and _keep(previous, version, mode):
+        return Moved(latest=previous, previous=previous, moved=False)
+    catalog.storage.write(
+        url, body, if_generation_match=generation, content_type="application/json"
+    )
+    log.info("%s: latest -> %s (was %s)", name, version, previous)
+    return Moved(latest=version, previous=previous, moved=True)

@@ -113,4 +113,4 @@ def _check_syntax(nb: Any, starts: list[int] | None, path: Path) -> None:
             message = getattr(exc, "msg", None) or str(exc.args[0])
             raise UsageError(
                 f"{path}: {line}: syntax error in {cells.label(index)}: {message}"
-            ) from None
+            ) from exc

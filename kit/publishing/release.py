@@ -127,9 +127,9 @@ def _create(storage: Storage, url: str, data: bytes, content_type: str) -> bool:
     """Write an object that must not exist; False when identical bytes are already there."""
     try:
         storage.write(url, data, if_generation_match=0, content_type=content_type)
-    except PreconditionFailedError:
+    except PreconditionFailedError as exc:
         if storage.read(url) != data:
-            raise StorageError(f"{url} already exists with different content") from None
+            raise StorageError(f"{url} already exists with different content") from exc
         return False
     return True
 

@@ -32,14 +32,14 @@ def read_text(path: Path, what: str) -> str:
     """The file's text; UsageError naming it (as `what`, "a notebook") when it cannot be read."""
     try:
         return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not {what}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not {what} (not UTF-8 text)") from None
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"{path}: is a directory, not {what}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not {what} (not UTF-8 text)") from exc
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
 def read_notebook(path: Path) -> Any:
@@ -48,7 +48,7 @@ def read_notebook(path: Path) -> Any:
     try:
         raw = json.loads(text)
     except ValueError as exc:
-        raise UsageError(f"{path}: not a notebook (invalid JSON: {exc})") from None
+        raise UsageError(f"{path}: not a notebook (invalid JSON: {exc})") from exc
     if not isinstance(raw, dict) or "nbformat" not in raw or "cells" not in raw:
         raise UsageError(f"{path}: not a Jupyter notebook (JSON without nbformat and cells)")
     if raw.get("nbformat") != 4:
@@ -63,9 +63,9 @@ def read_notebook(path: Path) -> Any:
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         first = (str(getattr(exc, "message", "") or exc).splitlines() or ["?"])[0]
-        raise UsageError(f"{path}: invalid notebook: {first}") from None
+        raise UsageError(f"{path}: invalid notebook: {first}") from exc
     except (KeyError, TypeError, AttributeError, ValueError) as exc:  # malformed before validation
-        raise UsageError(f"{path}: invalid notebook: {type(exc).__name__}: {exc}") from None
+        raise UsageError(f"{path}: invalid notebook: {type(exc).__name__}: {exc}") from exc
     return nb
 
 
@@ -89,11 +89,11 @@ def notebook_name(path: Path, name: str | None) -> str:
     stem = path.stem
     try:
         return check_name(stem, str(path))
-    except UsageError:
+    except UsageError as exc:
         raise UsageError(
             f"{path}: file name {stem!r} is not a valid notebook name "
             "([a-z0-9][a-z0-9_-]{0,62}); choose one with --name (or name=...)"
-        ) from None
+        ) from exc
 
 
 def load(path: Path, name: str | None = None) -> SourceNotebook:

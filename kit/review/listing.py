@@ -305,7 +305,7 @@ class RunStore:
             return nb
         except Exception as exc:  # nbformat raises several unrelated types
             where = self.url(run.notebook, run.run_id, OUTPUT_FILE)
-            raise UsageError(f"{where}: not a readable notebook: {exc}") from None
+            raise UsageError(f"{where}: not a readable notebook: {exc}") from exc
 
 
 def _safe(part: str) -> bool:

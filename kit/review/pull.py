@@ -28,7 +28,7 @@ def pull(store: RunStore, runs: Sequence[Run], dest: Path) -> list[Path]:
             tmp.write_bytes(data)
             tmp.replace(path)
         except OSError as exc:
-            raise KitError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise KitError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return path
 
     with_output = [r for r in runs if r.has_output]

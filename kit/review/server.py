@@ -120,7 +120,7 @@ def make_server(
     try:
         server = server_class((host.strip("[]"), port), handler)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     bound = server.server_address[1]
     if is_loopback(host.strip("[]")):
         handler.allowed_hosts = frozenset(

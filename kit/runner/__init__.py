@@ -7,6 +7,7 @@ execute with papermill, saving as it goes; write run.json last.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from kit import run_contract as contract
-from kit.config import Settings
+from kit.config import RUN_ID_VAR, Settings
 from kit.errors import UsageError
 from kit.runner import record as records
 from kit.runner.execute import Session, StopSignal
@@ -27,7 +28,9 @@ from kit.runner.progress import reporter
 from kit.runner.source import Source, load_source
 from kit.runner.watch import CellWatch
 from kit.storage import Storage, storage_for
+from kit.storage.emulator import emulator_env
 
+log = logging.getLogger(__name__)
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 EXIT_CODES = contract.EXIT_CODES
 OUTPUT_PREFIX_PARAM = "output_prefix"
@@ -75,6 +78,7 @@ def run(
         # Before any I/O: from here on a SIGTERM ends with a record, however early it comes.
         source = load_source(settings, ref)
         where = f"{source.name}@{source.version}"
+        log.info("running %s from %s as run %s", where, source.url, run_id)
         parameters = resolve_parameters(source.schema, cli_params, params_json, where)
 
         bucket = settings.outputs_bucket
@@ -83,7 +87,7 @@ def run(
             # Files the notebook writes land beside its executed copy.
             parameters[OUTPUT_PREFIX_PARAM] = run_dir
         if grace is None:
-            grace = float(os.environ.get("KIT_GRACE_SECONDS", "30"))
+            grace = settings.grace_seconds
         started = datetime.now(UTC)
         store = storage_for(run_dir, retry_deadline=settings.retry_deadline)
         output_meta = contract.output_metadata(started, timeout, grace, source.version)
@@ -103,10 +107,7 @@ def run(
         )
         report = reporter(progress, settings.log_format) if progress is not None else None
         watch = CellWatch(report, log_output=log_output)
-        kernel_env = {**os.environ, "KIT_RUN_ID": run_id}
-        if kernel_env.get("STORAGE_EMULATOR_HOST"):
-            # The kernel's gcsfs would otherwise probe the emulator for gRPC for minutes.
-            kernel_env.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        kernel_env = emulator_env({**os.environ, RUN_ID_VAR: run_id})
         session = Session(source.notebook, source.url, kernel_env, watch)
         session.start()  # the kernel boots while we index the run, claim the output, load papermill
         try:
@@ -124,8 +125,9 @@ def run(
             report.opened(f"{source.name}@{source.version}", run_id, writer.url, code_cells)
         try:
             result = _execute_and_record(
-                source, parameters, writer, store, run_id, started, timeout, grace, stop, session
-            )
+                settings, source, parameters, writer, store, run_id, started, timeout, grace,
+                stop, session,
+            )  # fmt: skip
             index.close(result.record)
         finally:
             session.close()
@@ -137,6 +139,7 @@ def run(
 
 
 def _execute_and_record(
+    settings: Settings,
     source: Source,
     given: dict[str, Any],
     writer: OutputWriter,
@@ -164,6 +167,8 @@ def _execute_and_record(
         timeout=timeout,
         grace=grace,
         peaks=session.watch.peaks,
+        pod_name=settings.pod_name,
+        image=settings.image,
     )
     record_url = writer.url.removesuffix(contract.OUTPUT_FILE) + contract.RECORD_FILE
     store.write(
@@ -172,4 +177,5 @@ def _execute_and_record(
         content_type=contract.RECORD_TYPE,
         metadata=contract.summary(body),  # what listings show, without reading the record
     )
+    log.info("%s: recorded in %s", outcome.status, record_url)
     return RunResult(outcome.status, writer.url, record_url, body)

@@ -25,22 +25,15 @@ from kit.runner.nbio import OutputWriter, PreparedSource
 from kit.runner.outcome import Outcome, classify, stopped
 from kit.runner.watch import CellWatch
 
-# Optional imports of our dependencies that kit's own process never uses: papermill's
-# gcsfs (kit's handler does the I/O), grpc (google-cloud-storage speaks JSON over HTTP)
-# and the format checkers jsonschema loads for formats nbformat's schema does not use
-# (nbformat validates with fastjsonschema).
-UNUSED_IMPORTS = (
-    "gcsfs",
-    "grpc",
-    "rfc3987_syntax",
-    "rfc3986_validator",
-    "rfc3339_validator",
-    "isoduration",
-    "fqdn",
-    "jsonpointer",
-    "uri_template",
-    "webcolors",
-)
+# Optional imports of our dependencies that kit's own process never uses, and that cost
+# more than 50 ms each (bench/results.md, measurement 1): papermill's gcsfs (kit's I/O
+# handlers do papermill's I/O), and two of the format checkers jsonschema loads when they
+# are installed (JupyterLab's tools bring them to laptops; the image has none) for formats
+# nbformat's schema never uses (nbformat validates with fastjsonschema). Each library
+# treats an import that fails as "not installed": tests/runner/test_import_block_contract.py
+# fails when one stops doing so. (grpc, which google-cloud-storage loads, is not blocked:
+# it bought less than 50 ms, and gcsfs cannot import without it.)
+UNUSED_IMPORTS: tuple[str, ...] = ("gcsfs", "rfc3987_syntax", "isoduration")
 # What stops a run: SIGTERM (the pod is deleted or evicted) and SIGINT (Ctrl-C).
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
@@ -48,8 +41,7 @@ STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 def block_unused_imports() -> None:
     """Keep UNUSED_IMPORTS out of this process: each library treats them as absent.
 
-    Together they cost ~1 s of every command's start-up (gcsfs alone ~0.95 s). Only
-    this process is affected, never a notebook's kernel.
+    Only this process is affected, never a notebook's kernel.
     """
     for module in UNUSED_IMPORTS:
         sys.modules.setdefault(module, None)  # type: ignore[arg-type]
@@ -205,8 +197,6 @@ class Session:
 
         Raises StorageError when the output notebook could not be saved.
         """
-        import logging
-
         block_unused_imports()
         while not self._spawned.wait(0.1):
             if stop.event.is_set():  # a SIGTERM now still ends with a record, within grace
@@ -215,8 +205,6 @@ class Session:
         import papermill  # noqa: F401  (imported here, while the kernel boots)
 
         gcpause.resume()  # start-up is over (see kit.gcpause)
-        # We report how the run ended ourselves; papermill's log lines would only repeat it.
-        logging.getLogger("papermill").setLevel(logging.CRITICAL)
         writer.register()
         self._job.update(url=writer.url, parameters=parameters, stop=stop.event)
         deadline = time.monotonic() + timeout if timeout else None

@@ -152,8 +152,8 @@ def _quiet_papermill(url: str) -> None:
 def _text(data: bytes, url: str) -> str:
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{url}: not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{url}: not UTF-8 text") from exc
 
 
 def published(data: bytes, resolved: Resolved) -> dict[str, Any]:

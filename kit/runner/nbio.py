@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -18,6 +19,7 @@ from kit.storage import Storage
 # one request from memory is cheaper than the disk.
 SPOOL_FROM = 8 * 1024 * 1024
 _CHUNK = 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 class OutputWriter:
@@ -63,10 +65,11 @@ class OutputWriter:
                 content_type=NOTEBOOK_TYPE,
                 metadata=self.metadata,
             )
-        except PreconditionFailedError:
+        except PreconditionFailedError as exc:
             raise UsageError(
                 f"run id already used: {self.url} exists; each attempt needs a new --run-id"
-            ) from None
+            ) from exc
+        log.info("claimed %s", self.url)
         with self._cond:
             self._keep(body)
 
@@ -107,21 +110,24 @@ class OutputWriter:
             try:
                 if len(buf) < SPOOL_FROM:
                     data = buf.encode()
-                    self.storage.write(
+                    info = self.storage.write(
                         self.url, data, content_type=NOTEBOOK_TYPE, metadata=self.metadata
                     )
                     newest: str | Path = buf
                 else:
                     newest = _spool(buf)
                     del buf  # from here on the text is papermill's alone, or nobody's
-                    self.storage.write_file(
+                    info = self.storage.write_file(
                         self.url, newest, content_type=NOTEBOOK_TYPE, metadata=self.metadata
                     )
                 with self._cond:
                     self._keep(newest)
             except BaseException as exc:  # the storage layer already retried what it could
+                log.debug("saving %s failed: %s", self.url, exc)
                 with self._cond:
                     self._error = exc
+            else:
+                log.debug("saved %s (generation %d)", self.url, info.generation)
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until the newest content is stored; raise the error that stopped it."""

@@ -84,7 +84,7 @@ def resolve_parameters(
         try:
             loaded = json.loads(params_json)
         except ValueError as exc:
-            raise UsageError(f"{where}: --params-json is not valid JSON: {exc}") from None
+            raise UsageError(f"{where}: --params-json is not valid JSON: {exc}") from exc
         if not isinstance(loaded, dict):
             raise UsageError(f"{where}: --params-json must be a JSON object")
         for name, value in loaded.items():

@@ -51,8 +51,11 @@ def build(
     timeout: float | None = None,
     grace: float | None = None,
     peaks: Mapping[int, int] | None = None,
+    pod_name: str | None = None,
+    image: str | None = None,
 ) -> dict[str, Any]:
-    """Assemble run.json from what happened."""
+    """Assemble run.json from what happened; pod_name and image are the settings' (the DAG
+    sets them in every pod)."""
     cells = _cells(notebook, peaks or {})
     measured = [c["peak_rss_bytes"] for c in cells if c["peak_rss_bytes"] is not None]
     error = dict(outcome.error) if outcome.error else None
@@ -77,9 +80,9 @@ def build(
         "timeout_seconds": timeout,
         "grace_seconds": grace,
         "host": socket.gethostname(),
-        "pod": os.environ.get("KIT_POD_NAME")
+        "pod": pod_name
         or (os.environ.get("HOSTNAME") if os.environ.get("KUBERNETES_SERVICE_HOST") else None),
-        "image": os.environ.get("KIT_IMAGE"),
+        "image": image,
         "airflow": airflow_context(),
         "error": error,
         "stopped_at": outcome.stopped_at,

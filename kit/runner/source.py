@@ -41,7 +41,7 @@ def _parse(data: bytes, url: str) -> dict[str, Any]:
     try:
         nb = json.loads(data)
     except ValueError as exc:
-        raise UsageError(f"{url}: not a notebook (invalid JSON: {exc})") from None
+        raise UsageError(f"{url}: not a notebook (invalid JSON: {exc})") from exc
     if not isinstance(nb, dict) or nb.get("nbformat") != 4 or "cells" not in nb:
         raise UsageError(f"{url}: not an nbformat v4 notebook")
     return nb
@@ -80,8 +80,8 @@ def load_source(settings: Settings, ref: str) -> Source:
     store = storage_for(ref, retry_deadline=settings.retry_deadline)
     try:
         data = store.read(ref)
-    except NotFoundError:
-        raise NotFoundError(f"{ref}: notebook not found") from None
+    except NotFoundError as exc:
+        raise NotFoundError(f"{ref}: notebook not found") from exc
     stem = PurePosixPath(ref.split("://", 1)[-1]).stem
     name = check_name(stem, ref)
     sha = hashlib.sha256(data).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable, Iterator, Mapping
@@ -16,9 +17,10 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 
 from kit.errors import NotFoundError, PreconditionFailedError, StorageError
 from kit.storage.base import ObjectInfo, split_gs
+from kit.storage.emulator import EMULATOR_VAR
 
 T = TypeVar("T")
-EMULATOR_VAR = "STORAGE_EMULATOR_HOST"
+log = logging.getLogger(__name__)
 # Bytes per request of a file upload (a multiple of 256 KiB): the client's default reads
 # 100 MiB at a time into memory.
 UPLOAD_CHUNK = 8 * 1024 * 1024
@@ -30,11 +32,11 @@ def check_emulator(host: str) -> None:
     try:
         with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), 2):
             pass
-    except OSError:
+    except OSError as exc:
         raise StorageError(
             f"cannot reach the storage emulator at {host} ({EMULATOR_VAR}); "
             "start it with `kit dev up`"
-        ) from None
+        ) from exc
 
 
 class GCSStorage:
@@ -52,22 +54,29 @@ class GCSStorage:
         try:
             self._client = gcs.Client()
         except Exception as exc:  # google.auth raises several unrelated types
-            raise StorageError(f"cannot create a GCS client: {exc}") from None
+            raise StorageError(f"cannot create a GCS client: {exc}") from exc
+        log.debug(
+            "GCS client for project %s%s, retrying for %gs",
+            self._client.project,
+            f" on the emulator at {emulator}" if emulator else "",
+            retry_deadline,
+        )
 
-    def _call(self, url: str, fn: Callable[[], T]) -> T:
+    def _call(self, op: str, url: str, fn: Callable[[], T]) -> T:
+        log.debug("%s %s", op, url)
         try:
             return fn()
-        except gexc.PreconditionFailed:
-            raise PreconditionFailedError(f"precondition failed for {url}") from None
-        except gexc.NotFound:
+        except gexc.PreconditionFailed as exc:
+            raise PreconditionFailedError(f"precondition failed for {url}") from exc
+        except gexc.NotFound as exc:
             bucket, _ = split_gs(url)
             if not self._bucket_exists(bucket):
-                raise NotFoundError(f"bucket gs://{bucket} does not exist (for {url})") from None
-            raise NotFoundError(f"no object at {url}") from None
+                raise NotFoundError(f"bucket gs://{bucket} does not exist (for {url})") from exc
+            raise NotFoundError(f"no object at {url}") from exc
         except gexc.GoogleAPICallError as exc:
-            raise StorageError(f"GCS error for {url}: {exc.message}") from None
+            raise StorageError(f"GCS error for {url}: {exc.message}") from exc
         except (gexc.RetryError, OSError) as exc:
-            raise StorageError(f"cannot reach GCS for {url}: {exc}") from None
+            raise StorageError(f"cannot reach GCS for {url}: {exc}") from exc
 
     def _bucket_exists(self, bucket: str) -> bool:
         try:
@@ -94,7 +103,7 @@ class GCSStorage:
 
     def read(self, url: str) -> bytes:
         blob = self._blob(url)
-        data: bytes = self._call(url, partial(blob.download_as_bytes, retry=self._retry))
+        data: bytes = self._call("read", url, partial(blob.download_as_bytes, retry=self._retry))
         return data
 
     def read_info(self, url: str) -> tuple[bytes, ObjectInfo]:
@@ -106,19 +115,20 @@ class GCSStorage:
                 blob.download_as_bytes, if_generation_match=info.generation, retry=self._retry
             )
             try:
-                data: bytes = self._call(url, download)
+                data: bytes = self._call(f"read generation {info.generation} of", url, download)
             except PreconditionFailedError:
+                log.debug("%s changed since its stat: reading it again", url)
                 continue  # replaced between stat and download: read the new one
             return data, info
 
     def stat(self, url: str) -> ObjectInfo:
         blob = self._blob(url)
-        self._call(url, lambda: blob.reload(retry=self._retry))
+        self._call("stat", url, lambda: blob.reload(retry=self._retry))
         return self._info(url, blob)
 
     def exists(self, url: str) -> bool:
         blob = self._blob(url)
-        return bool(self._call(url, lambda: blob.exists(retry=self._retry)))
+        return bool(self._call("exists", url, lambda: blob.exists(retry=self._retry)))
 
     def write(
         self,
@@ -132,7 +142,9 @@ class GCSStorage:
         blob = self._blob(url)
         if metadata:
             blob.metadata = dict(metadata)
+        condition = "" if if_generation_match is None else f" if generation {if_generation_match}"
         self._call(
+            f"write {len(data)} bytes{condition} to",
             url,
             lambda: blob.upload_from_string(
                 data,
@@ -156,6 +168,7 @@ class GCSStorage:
         if metadata:
             blob.metadata = dict(metadata)
         self._call(
+            "upload",
             url,
             lambda: blob.upload_from_filename(
                 str(path),
@@ -174,10 +187,10 @@ class GCSStorage:
         pages = self._client.list_blobs(
             bucket, prefix=key, start_offset=offset, page_size=page_size, retry=self._retry
         ).pages
-        while (page := self._call(prefix, lambda: next(pages, None))) is not None:
+        while (page := self._call("list", prefix, lambda: next(pages, None))) is not None:
             for blob in page:
                 yield self._info(f"gs://{bucket}/{blob.name}", blob)
 
     def delete(self, url: str) -> None:
         blob = self._blob(url)
-        self._call(url, lambda: blob.delete(retry=self._retry))
+        self._call("delete", url, lambda: blob.delete(retry=self._retry))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import mimetypes
 import os
 import shutil
@@ -18,6 +19,7 @@ from kit.errors import NotFoundError, PreconditionFailedError, StorageError
 from kit.storage.base import ObjectInfo
 
 _LOCK_NAME = ".kit-storage.lock"
+log = logging.getLogger(__name__)
 
 
 def to_path(url: str) -> Path:
@@ -73,13 +75,14 @@ class LocalStorage:
         return self.read_info(url)[0]
 
     def read_info(self, url: str) -> tuple[bytes, ObjectInfo]:
+        log.debug("read %s", url)
         path = to_path(url)
         try:
             with open(path, "rb") as fh:
                 # fstat, not stat: a concurrent writer may already have replaced the path.
                 return fh.read(), self._info(url, path, os.fstat(fh.fileno()))
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise NotFoundError(f"no object at {url}") from None
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise NotFoundError(f"no object at {url}") from exc
 
     def stat(self, url: str) -> ObjectInfo:
         path = to_path(url)
@@ -107,6 +110,9 @@ class LocalStorage:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
+        condition = "" if if_generation_match is None else f" if generation {if_generation_match}"
+        log.debug("write %d bytes%s to %s", len(data), condition, url)
+
         def fill(fh: BinaryIO) -> None:
             fh.write(data)
 
@@ -154,12 +160,13 @@ class LocalStorage:
                 os.replace(tmp, path)
                 return self._info(url, path)
         except OSError as exc:
-            raise StorageError(f"cannot write {url}: {exc.strerror or exc}") from None
+            raise StorageError(f"cannot write {url}: {exc.strerror or exc}") from exc
 
     def list(
         self, prefix: str, *, start_offset: str | None = None, page_size: int | None = None
     ) -> Iterator[ObjectInfo]:
         del page_size  # one directory walk serves any page
+        log.debug("list %s", prefix)
         root = to_path(prefix)
         # A prefix may end inside a file name ("runs/fore"), as on GCS.
         base = root if prefix.endswith("/") or root.is_dir() else root.parent
@@ -181,10 +188,11 @@ class LocalStorage:
                 yield self._info(scheme + path, Path(path))
 
     def delete(self, url: str) -> None:
+        log.debug("delete %s", url)
         path = to_path(url)
         try:
             path.unlink()
-        except (FileNotFoundError, IsADirectoryError):
-            raise NotFoundError(f"no object at {url}") from None
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise NotFoundError(f"no object at {url}") from exc
         with suppress(FileNotFoundError):
             _meta_path(path).unlink()

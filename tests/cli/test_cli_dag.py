@@ -27,21 +27,21 @@ def test_the_makefile_builds_the_versions_kit_offers() -> None:
 
 @pytest.mark.parametrize("version", AIRFLOW_VERSIONS)
 def test_each_version_has_its_environment(version: str) -> None:
-    python = airflow_python(version, environ={})
+    python = airflow_python(version)
     assert python == ROOT / venv_name(version) / "bin" / "python"
     assert python.exists()
 
 
 def test_default_is_airflow_2_11_unless_the_variable_names_another(tmp_path: Path) -> None:
-    assert airflow_python(environ={}) == ROOT / ".venv-airflow" / "bin" / "python"
+    assert airflow_python() == ROOT / ".venv-airflow" / "bin" / "python"
     other = tmp_path / "python"
     other.touch()
-    assert airflow_python(environ={"KIT_AIRFLOW_PYTHON": str(other)}) == other
+    assert airflow_python(explicit=str(other)) == other
     # --airflow wins over the variable.
-    explicit = airflow_python("3.3", environ={"KIT_AIRFLOW_PYTHON": str(other)})
+    explicit = airflow_python("3.3", explicit=str(other))
     assert explicit == ROOT / ".venv-airflow-3.3" / "bin" / "python"
     with pytest.raises(UsageError, match="KIT_AIRFLOW_PYTHON=/nope: no such file"):
-        airflow_python(environ={"KIT_AIRFLOW_PYTHON": "/nope"})
+        airflow_python(explicit="/nope")
 
 
 def test_an_unknown_version_is_a_usage_error() -> None:

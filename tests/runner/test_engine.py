@@ -96,3 +96,28 @@ def test_every_save_is_a_valid_notebook_and_the_last_is_nbformats_own(tmp_path: 
     for text in texts:
         nbformat.validate(nbformat.reads(text, as_version=4))
     assert texts[-1] == nbformat.writes(nbformat.reads(texts[-1], as_version=4))
+
+
+# papermill code kit.runner.engine copies (Engine.execute_notebook, to make its own
+# manager) or replaces (NotebookExecutionManager.save), as of papermill 2.7.0.
+COPIED = {
+    "Engine.execute_notebook": "6bda1b1eb72aa8b3863dc34ed5b1843c980b59b92352d00a4b7468edb7945bc8",
+    "NotebookExecutionManager.save": (
+        "8dc5715f5eb77ad2494d92348af67b7864a5cd827f6076a4aff644a914d81fdc"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COPIED))
+def test_the_papermill_code_the_engine_copies_is_unchanged(name: str) -> None:
+    """A papermill upgrade that changes either function fails here: compare it with
+    kit.runner.engine (KitEngine.execute_notebook, _Manager.save), follow the change,
+    then update the digest."""
+    import hashlib
+    import inspect
+
+    from papermill import engines
+
+    owner, attr = name.split(".")
+    source = inspect.getsource(getattr(getattr(engines, owner), attr))
+    assert hashlib.sha256(source.encode()).hexdigest() == COPIED[name]

@@ -6,7 +6,6 @@ Each run is real: published to the emulator, executed by a real kernel through p
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from run_support import kit_env
 
 from kit.cells import executed_index
 from kit.config import Settings
@@ -209,17 +209,6 @@ def test_a_timeout_stops_run_as_timed_out(published: str, gcs_settings: Settings
     assert "doubling 2" in _outputs(_tagged(nb, "kit-run"), "stdout")
 
 
-def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
-    env.update(
-        KIT_OUTPUTS_BUCKET=settings.outputs_bucket,
-        KIT_MODULES_BUCKET=settings.modules_bucket,
-        KIT_RETRY_DEADLINE="5",
-        **extra,
-    )
-    return env
-
-
 def test_sigterm_during_run_records_killed(
     published: str, gcs_settings: Settings, tmp_path: Path
 ) -> None:
@@ -228,7 +217,7 @@ def test_sigterm_during_run_records_killed(
     command = [sys.executable, "-m", "kit.cli.main", "run", published, "--run-id", "m-k"]
     proc = subprocess.Popen(
         [*command, "-p", "mode", "sleep"],
-        env=_env(gcs_settings, KIT_GRACE_SECONDS="20", DOUBLER_STARTED=str(started)),
+        env=kit_env(gcs_settings, KIT_GRACE_SECONDS="20", DOUBLER_STARTED=str(started)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -267,7 +256,7 @@ def test_bad_parameters_exit_2_before_any_kernel(
 ) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "kit.cli.main", "run", published, "--run-id", "bad", *args],
-        env=_env(gcs_settings),
+        env=kit_env(gcs_settings),
         capture_output=True,
         text=True,
         timeout=120,

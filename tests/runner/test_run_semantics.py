@@ -307,7 +307,7 @@ def test_cli_prints_one_line_with_the_output_url_and_exit_codes(
         (["-p", "nope", "1"], "unknown parameter 'nope'"),
         (["-p", "x", "ten"], "parameter x='ten' is not a valid int"),
         (["--params-json", "[]"], "must be a JSON object"),
-        (["-p", "x"], "-p needs KEY and VALUE"),
+        (["-p", "x"], "Option '-p' requires 2 arguments"),
     ],
 )
 def test_bad_parameters_exit_2_before_any_output_is_written(
