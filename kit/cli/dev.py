@@ -8,19 +8,21 @@ from pathlib import Path
 import click
 
 from kit import dev
-from kit.cli.common import KitGroup, out, settings
+from kit.cli.common import KitGroup, err, out, settings
 
 app = KitGroup("dev", help="Run the embedded GCS emulator on 127.0.0.1.", no_args_is_help=True)
 
 ROOT = click.option(
     "--root",
     type=click.Path(path_type=Path),
-    default=dev.DEFAULT_ROOT,
     envvar="KIT_DEV_ROOT",
     show_envvar=True,
-    show_default=True,
-    help="Data folder.",
+    help="Data folder.  [default: .kit/gcs of the checkout around the current folder]",
 )
+
+
+def _root(root: Path | None) -> Path:
+    return root if root is not None else dev.default_root()
 
 
 @app.command("up")
@@ -28,39 +30,46 @@ ROOT = click.option(
 @click.option(
     "--port",
     type=int,
-    default=dev.DEFAULT_PORT,
     envvar="KIT_DEV_PORT",
     show_envvar=True,
-    show_default=True,
-    help="Port on 127.0.0.1.",
+    help=f"Port on 127.0.0.1.  [default: {dev.DEFAULT_PORT}, or a free port when it is taken]",
 )
-def up(root: Path, port: int) -> None:
+def up(root: Path | None, port: int | None) -> None:
     """Start fake-gcs-server, create the buckets and upload the example datasets."""
     conf = settings()
-    server = dev.start(root, port)
+    folder = _root(root)
+    running = dev.status(folder)
+    server = running or dev.start(folder, port or dev.DEFAULT_PORT, any_port=port is None)
+    if running is None and port is None and server.port != dev.DEFAULT_PORT:
+        err().print(f"kit: port {dev.DEFAULT_PORT} is in use; using port {server.port}")
     changed = dev.provision(server, conf)
-    out().print(f"embedded GCS at {server.url} (pid {server.pid}, data in {root})")
+    out().print(f"embedded GCS at {server.url} (pid {server.pid}, data in {folder})")
     for item in changed:
         out().print(f"  created {item}")
-    out().print('use it from a shell with: eval "$(kit dev env)"')
+    command = (
+        "kit dev env" if root is None else shlex.join(["kit", "dev", "env", "--root", str(root)])
+    )
+    out().print(f'use it from a shell with: eval "$({command})"', markup=False)
 
 
 @app.command("down")
 @ROOT
-def down(root: Path) -> None:
+def down(root: Path | None) -> None:
     """Stop the emulator; its data stays under --root."""
-    stopped = dev.stop(root)
+    stopped = dev.stop(_root(root))
     out().print("embedded GCS stopped" if stopped else "embedded GCS was not running")
 
 
 @app.command("env")
 @ROOT
-def env_(root: Path) -> None:
-    """Print `export` lines for the emulator and the KIT_* buckets."""
-    server = dev.status(root)
+def env_(root: Path | None) -> None:
+    """Print `export` lines for the emulator and the KIT_* buckets (from any folder of the
+    checkout)."""
+    folder = _root(root)
+    server = dev.status(folder)
     if server is None:
         from kit.errors import KitError
 
-        raise KitError(f"no embedded GCS is running for {root}; start it with `kit dev up`")
+        raise KitError(f"no embedded GCS is running for {folder}; start it with `kit dev up`")
     for key, value in dev.environment(server, settings()).items():
         out().print(f"export {key}={shlex.quote(value)}")

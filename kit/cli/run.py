@@ -39,11 +39,31 @@ def split_params(args: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
 @click.command("run")
 @click.argument("ref", help="NAME[@VERSION|@latest], a gs:// URL or a notebook path.")
 @click.option("--run-id", required=True, help="Unique per attempt; never reused.")
+@click.option(
+    "--name",
+    "-n",
+    help="For a notebook file or URL: the name its runs go under (default: the file name).",
+)
 @click.option("--params-json", help="Parameters as JSON.")
 @click.option("--timeout", type=float, help="Seconds before timed_out.")
+@click.option(
+    "-p",
+    "--param",
+    "param",
+    nargs=2,
+    multiple=True,
+    metavar="KEY VALUE",
+    help="Set parameter KEY to VALUE (repeatable); VALUE is taken verbatim, even `--help`.",
+)
 @click.pass_context
 def run(
-    ctx: click.Context, ref: str, run_id: str, params_json: str | None, timeout: float | None
+    ctx: click.Context,
+    ref: str,
+    run_id: str,
+    name: str | None,
+    params_json: str | None,
+    timeout: float | None,
+    param: tuple[tuple[str, str], ...],
 ) -> None:
     """Execute a notebook with papermill; -p KEY VALUE (repeatable) sets a parameter.
 
@@ -56,9 +76,13 @@ def run(
         settings(),
         ref,
         run_id,
-        cli_params=(ctx.obj or {}).get("params", []),
+        # `kit` takes every -p out before parsing (split_params), so that a VALUE is never
+        # read as an option; the option above documents it, and serves callers of `run`
+        # that skip kit.cli.main (click's own parsing).
+        cli_params=[*(ctx.obj or {}).get("params", []), *param],
         params_json=params_json,
         timeout=timeout,
+        name=name,
     )
     print(f"{result.status}: {result.output_url}", flush=True)
     if result.status != "succeeded" and result.record.get("reason"):

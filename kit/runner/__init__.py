@@ -55,13 +55,17 @@ def run(
     params_json: str | None = None,
     timeout: float | None = None,
     grace: float | None = None,
+    name: str | None = None,
 ) -> RunResult:
-    """Execute ref (name[@version|@latest], a gs:// URL or a path) as run run_id."""
+    """Execute ref (name[@version|@latest], a gs:// URL or a path) as run run_id.
+
+    name: the name an ad-hoc file's runs go under (default: the file name).
+    """
     if not RUN_ID_RE.match(run_id):
         raise UsageError(f"invalid --run-id {run_id!r} (letters, digits, '.', '_', '-'; max 128)")
     if timeout is not None and timeout <= 0:
         raise UsageError(f"--timeout must be positive, got {timeout:g}")
-    source = load_source(settings, ref)
+    source = load_source(settings, ref, name)
     where = f"{source.name}@{source.version}"
     parameters = resolve_parameters(source.schema, cli_params, params_json, where)
 

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import urlparse
 
 from google.api_core import exceptions as gexc
 from google.cloud import storage as gcs
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from kit.errors import NotFoundError, PreconditionFailedError, StorageError
+from kit.storage import credentials
 from kit.storage.base import ObjectInfo, split_gs
 
 T = TypeVar("T")
-EMULATOR_VAR = "STORAGE_EMULATOR_HOST"
-
-
-def check_emulator(host: str) -> None:
-    """Fail fast, with one clear line, when STORAGE_EMULATOR_HOST points nowhere."""
-    parsed = urlparse(host if "://" in host else f"http://{host}")
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), 2):
-            pass
-    except OSError:
-        raise StorageError(
-            f"cannot reach the storage emulator at {host} ({EMULATOR_VAR}); "
-            "start it with `kit dev up`"
-        ) from None
 
 
 class GCSStorage:
@@ -41,9 +25,7 @@ class GCSStorage:
     """
 
     def __init__(self, retry_deadline: float = 60.0) -> None:
-        emulator = os.environ.get(EMULATOR_VAR)
-        if emulator:
-            check_emulator(emulator)
+        credentials.check()
         self._retry = DEFAULT_RETRY.with_deadline(retry_deadline)
         try:
             self._client = gcs.Client()

@@ -119,8 +119,9 @@ class Kernel:
             timeout=120,
         )
 
-    def execute(self, code: str) -> tuple[str, str, dict[str, Any]]:
-        """Run code; return its stdout, its stderr and the execute_reply content."""
+    def execute(self, code: str, cell_id: str | None = None) -> tuple[str, str, dict[str, Any]]:
+        """Run code (as cell cell_id, as JupyterLab sends it); return its stdout, its
+        stderr and the execute_reply content."""
         msg_id = uuid.uuid4().hex
         self.ws.send(
             json.dumps(
@@ -134,7 +135,7 @@ class Kernel:
                         "date": datetime.now(UTC).isoformat(),
                     },
                     "parent_header": {},
-                    "metadata": {},
+                    "metadata": {"cellId": cell_id} if cell_id else {},
                     "content": {
                         "code": code,
                         "silent": False,
@@ -190,9 +191,10 @@ def test_publish_from_a_notebook_session(
         out, err, reply = kernel.execute("import kit; r = kit.publish()")
         assert reply["status"] == "ok", err
         assert out.startswith("published served@")
-        # The cell run before is not in the saved file: the user is told to save.
-        assert "PublishWarning" in err, err
-        assert "the cell run last in this kernel (In [1]) is not in the saved file" in err
+        # The code run before (sent without a cell id, as a console does) is in no saved
+        # cell: the user is told to save, once, on one line.
+        assert err.count("kit: warning: ") == 1, err
+        assert "the code run last in this kernel (In [1]) is in no cell of the saved file" in err
         out, err, reply = kernel.execute("print(r.name, r.version, r.created)")
         assert reply["status"] == "ok", err
         name, version, created = out.split()
@@ -244,3 +246,33 @@ def test_session_in_a_folder_with_saved_work(
     assert "<strong>Published</strong>" in kernel.html  # the result's _repr_html_
     version = out.split()[1].split("@")[1]
     assert Catalog(gcs_settings).resolve("demand").version == version
+
+
+def test_unsaved_work_is_judged_by_the_id_of_the_cell_run_before(
+    jupyter: Server, gcs_settings: Settings, notebook_builder: Callable[..., Any]
+) -> None:
+    nb = notebook_builder()
+    nbformat.write(nb, jupyter.root / "ids.ipynb")
+    params, body, publish = nb.cells[1], nb.cells[2], nb.cells[3]
+    session = jupyter.api(
+        "POST",
+        "/api/sessions",
+        {"path": "ids.ipynb", "type": "notebook", "kernel": {"name": "python3"}},
+    )
+    kernel = Kernel(jupyter, session["kernel"]["id"])
+    try:
+        assert kernel.execute(params.source, params.id)[2]["status"] == "ok"
+        assert kernel.execute(body.source, body.id)[2]["status"] == "ok"
+        _, saved_err, _ = kernel.execute(publish.source, publish.id)
+        # The body cell, edited and run, not saved: named as JupyterLab numbers it.
+        assert kernel.execute("result = horizon * 3\nprint(label, result)", body.id)[2]
+        _, edited_err, _ = kernel.execute(publish.source, publish.id)
+        # A cell that is not in the saved file: new, deleted, or lost in a page reload.
+        assert kernel.execute("scratch = 1", "not-in-the-file")[2]["status"] == "ok"
+        _, unknown_err, _ = kernel.execute(publish.source, publish.id)
+    finally:
+        kernel.close()
+    assert "kit: warning" not in saved_err, saved_err
+    assert edited_err.count("kit: warning: ") == 1, edited_err
+    assert "cell 3, In [4] ran code that differs from that cell in the saved file" in edited_err
+    assert "kit: warning" not in unknown_err, unknown_err

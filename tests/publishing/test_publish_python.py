@@ -205,7 +205,6 @@ BAD_INPUTS = {
         '# %%\nimport os\n\n# %% tags=["parameters"]\nx = 1\nx = os.getcwd()\n',
         "parameters cell (cell 2), line 6: parameter 'x' already assigned on line 5",
     ),
-    "percent_no_parameters": ("# %%\nx = 1\n", "no cell tagged 'parameters'"),
     "bad_name": (MODULE, "invalid notebook name 'Bad Name'"),
 }
 
