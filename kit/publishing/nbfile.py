@@ -135,8 +135,8 @@ def validate(nb: dict[str, Any]) -> None:
 def parse(text: str) -> NotebookDict:
     """A v4 notebook's JSON as nbformat.reader.reads + nbformat.validate would return it.
 
-    Raises ValueError for invalid JSON, Unsupported when nbformat must decide, and
-    fastjsonschema's JsonSchemaException when the schema refuses the document.
+    Raises ValueError for invalid JSON, and Unsupported when nbformat must decide
+    (including documents the schema refuses: nbformat words that refusal).
     """
     nb = json.loads(text, object_hook=NotebookDict)
     if not isinstance(nb, NotebookDict) or not isinstance(nb.get("cells"), list):
@@ -146,7 +146,7 @@ def parse(text: str) -> NotebookDict:
     try:
         validate(nb)  # the on-disk form (lists of lines) is what the schema describes
     except fastjsonschema.JsonSchemaException as exc:
-        raise Unsupported(str(exc)) from None  # nbformat words the refusal
+        raise Unsupported(str(exc)) from None
     _rejoin(nb)
     _strip_transient(nb)
     return nb

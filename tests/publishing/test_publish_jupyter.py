@@ -276,3 +276,84 @@ def test_unsaved_work_is_judged_by_the_id_of_the_cell_run_before(
     assert edited_err.count("kit: warning: ") == 1, edited_err
     assert "cell 3, In [4] ran code that differs from that cell in the saved file" in edited_err
     assert "kit: warning" not in unknown_err, unknown_err
+
+
+def test_a_refusal_in_a_notebook_is_one_line_and_scripts_keep_the_traceback(
+    jupyter: Server, gcs_settings: Settings, kit_env: dict[str, str], tmp_path: Path
+) -> None:
+    nbformat.write(nbformat.v4.new_notebook(), jupyter.root / "refusing.ipynb")
+    session = jupyter.api(
+        "POST",
+        "/api/sessions",
+        {"path": "refusing.ipynb", "type": "notebook", "kernel": {"name": "python3"}},
+    )
+    kernel = Kernel(jupyter, session["kernel"]["id"])
+    try:
+        _, err, reply = kernel.execute("import kit\nkit.publish('forecast-Copy1.ipynb')")
+        _, soft_err, soft = kernel.execute(
+            "r = kit.publish('forecast-Copy1.ipynb', raise_on_error=False)\nprint(r)"
+        )
+        soft_out = kernel.execute("print(r)")[0]
+    finally:
+        kernel.close()
+    assert reply["status"] == "error"  # the cell stops, and so does "Run All"
+    assert reply["ename"] == "UsageError"
+    assert len(err.splitlines()) == 1, err  # not kit's 40-line traceback
+    assert "forecast-Copy1.ipynb: file name 'forecast-Copy1' is not a valid notebook name" in err
+    assert "publish it as 'forecast-copy1'" in err
+    assert soft["status"] == "ok"
+    assert soft_err.startswith("kit: error: forecast-Copy1.ipynb: file name")
+    assert soft_out.strip() == "None"
+
+    script = subprocess.run(
+        [sys.executable, "-c", "import kit; kit.publish('forecast-Copy1.ipynb')"],
+        env=kit_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert script.returncode == 1
+    assert script.stderr.startswith("Traceback")
+    assert script.stderr.rstrip().endswith("or --name forecast-copy1 in a shell")
+
+
+def test_a_kernel_without_the_emulator_fails_at_once_saying_what_to_do(
+    jupyter: Server, tmp_path: Path, notebook_builder: Callable[..., Any]
+) -> None:
+    """As a kernel of a JupyterLab started without `eval "$(kit dev env)"`, on a laptop
+    without Google credentials: no metadata-server probe (~13 s), one line saying how."""
+    from kit.storage.credentials import may_authenticate
+
+    if may_authenticate():
+        pytest.skip("this machine has Google credentials or is on Google Cloud")
+    nbformat.write(notebook_builder(), jupyter.root / "offline.ipynb")
+    session = jupyter.api(
+        "POST",
+        "/api/sessions",
+        {"path": "offline.ipynb", "type": "notebook", "kernel": {"name": "python3"}},
+    )
+    kernel = Kernel(jupyter, session["kernel"]["id"])
+    empty = tmp_path / "no-gcloud"
+    empty.mkdir()
+    try:
+        setup = (
+            "import os\n"
+            "for var in ('STORAGE_EMULATOR_HOST', 'GOOGLE_APPLICATION_CREDENTIALS'):\n"
+            "    os.environ.pop(var, None)\n"
+            f"os.environ['CLOUDSDK_CONFIG'] = {str(empty)!r}\n"
+        )
+        assert kernel.execute(setup)[2]["status"] == "ok"
+        _, err, reply = kernel.execute("import kit\nkit.publish()")
+        out, _, _ = kernel.execute(
+            "import sys\nprint(sorted(m for m in sys.modules if 'compute_engine' in m))"
+        )
+    finally:
+        kernel.close()
+    assert reply["status"] == "error"
+    assert len(err.splitlines()) == 1, err
+    assert "StorageError" in err
+    assert "no storage emulator and no Google credentials" in err
+    assert 'eval "$(kit dev env)"' in err
+    assert "gcloud auth application-default login" in err
+    assert out.strip() == "[]"  # google.auth never looked for a metadata server

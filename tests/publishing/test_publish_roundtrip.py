@@ -86,10 +86,13 @@ def test_identical_content_is_a_no_op(make_notebook: MakeNotebook, gcs_settings:
     generation = storage_for(gcs_settings.modules_bucket).stat(
         Catalog(gcs_settings).latest_url("same")
     )
-    # New outputs and execution counts do not make a new version.
+    # New outputs and execution counts, the metadata JupyterLab writes on save and prose
+    # do not make a new version: only what runs does (strip.identity).
     nb = nbformat.read(path, as_version=4)
     nb.cells[2].outputs = []
     nb.cells[2].execution_count = 42
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7", "file_extension": ".py"}
+    nb.cells[0].source = "# Demo, reworded"
     nbformat.write(nb, path)
     again = publish_notebook(path, settings=gcs_settings)
 
