@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from gcs_support import fresh_settings
+from lab_support import Lab, running_lab
 
 from kit import dev
 from kit.config import Settings
@@ -44,6 +45,14 @@ def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dev.Server]
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def jupyterlab(gcs_server: dev.Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The real `make lab`, once per session, on the emulator and buckets of its own."""
+    base = tmp_path_factory.mktemp("lab")
+    with running_lab(base, gcs_server, fresh_settings(gcs_server, prefix="lab")) as lab:
+        yield lab
 
 
 @pytest.fixture

@@ -21,28 +21,18 @@ console), the code run last is looked for among the saved cells' code.
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kit import labs
 from kit.cells import label
 from kit.errors import UsageError
 from kit.publishing.strip import is_publish_cell
 
 SESSION_VAR = "JPY_SESSION_NAME"
-
-
-def kernel_shell() -> Any | None:
-    """The IPython shell when running inside a Jupyter kernel, else None."""
-    ipython = sys.modules.get("IPython")  # a kernel has imported it; a shell command has not
-    if ipython is None:
-        return None
-    shell = ipython.get_ipython()
-    return shell if shell is not None and getattr(shell, "kernel", None) is not None else None
+kernel_shell = labs.kernel_shell  # the IPython shell inside a Jupyter kernel, else None
 
 
 def _candidates(session: str) -> list[Path]:
@@ -53,41 +43,14 @@ def _candidates(session: str) -> list[Path]:
     return [Path.cwd() / path, Path.cwd() / path.name]
 
 
-def _kernel_id() -> str | None:
-    try:
-        from ipykernel.connect import get_connection_file
-    except ImportError:
+def _from_servers() -> Path | None:
+    """Ask the running Jupyter servers where this kernel's notebook is (after a rename)."""
+    found = labs.this_kernels_notebook()
+    if found is None:
         return None
-    try:
-        stem = Path(get_connection_file()).stem
-    except (RuntimeError, AttributeError):
-        return None
-    return stem[len("kernel-") :] if stem.startswith("kernel-") else None
-
-
-def _from_servers(kernel_id: str) -> Path | None:
-    """Ask running Jupyter servers (their jpserver-*.json files) where this kernel's notebook is."""
-    try:
-        from jupyter_core.paths import jupyter_runtime_dir
-    except ImportError:
-        return None
-    for info_file in sorted(Path(jupyter_runtime_dir()).glob("jpserver-*.json")):
-        try:
-            info = json.loads(info_file.read_text())
-            request = urllib.request.Request(
-                info["url"].rstrip("/") + "/api/sessions",
-                headers={"Authorization": f"token {info.get('token', '')}"},
-            )
-            with urllib.request.urlopen(request, timeout=2) as resp:
-                sessions = json.load(resp)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        for session in sessions:
-            if session.get("kernel", {}).get("id") == kernel_id:
-                path = Path(str(info.get("root_dir", ""))).expanduser() / str(session.get("path"))
-                if path.is_file():
-                    return path
-    return None
+    server, api_path = found
+    path = server.root / api_path
+    return path if path.is_file() else None
 
 
 def notebook_path(shell: Any | None = None) -> Path:
@@ -102,10 +65,8 @@ def notebook_path(shell: Any | None = None) -> Path:
         for path in _candidates(name):
             if path.suffix in (".ipynb", ".py") and path.is_file():  # .py: jupytext
                 return path
-    if shell is not None and (kernel_id := _kernel_id()):
-        found = _from_servers(kernel_id)
-        if found is not None:
-            return found
+    if shell is not None and (found := _from_servers()) is not None:
+        return found
     if not names:
         raise UsageError(
             "kit.publish(): not in a Jupyter notebook session; pass the notebook's path, "
