@@ -49,9 +49,10 @@ def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dev.Server]
 
 @pytest.fixture(scope="session")
 def jupyterlab(gcs_server: dev.Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """The real `make lab`, once per session, on the emulator and buckets of its own."""
+    """The real `make lab`, once per session, on the emulator's default buckets (as after
+    `eval "$(kit dev env)"`; no other test writes to them)."""
     base = tmp_path_factory.mktemp("lab")
-    with running_lab(base, gcs_server, fresh_settings(gcs_server, prefix="lab")) as lab:
+    with running_lab(base, gcs_server, Settings()) as lab:
         yield lab
 
 

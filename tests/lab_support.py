@@ -103,7 +103,8 @@ class Lab:
         )
 
     def page_url(self, api_path: str) -> str:
-        return f"{self.url}lab/tree/{quote(api_path)}?token={self.token}"
+        """JupyterLab on one document; `reset`: without the tabs an earlier test left open."""
+        return f"{self.url}lab/tree/{quote(api_path)}?reset&token={self.token}"
 
 
 def wait_until(condition: Any, what: str, seconds: float = WAIT_MS / 1000) -> None:
@@ -171,7 +172,11 @@ def running_lab(base: Path, server: dev.Server, settings: Settings) -> Iterator[
         IPYTHONDIR=str(base / "ipython"),
         XDG_CACHE_HOME=str(base / "cache"),
         PYTHONUNBUFFERED="1",
+        # The publisher kit records: a stand-in's git identity, not this machine's.
+        GIT_CONFIG_GLOBAL=str(base / "gitconfig"),
+        CLOUDSDK_CONFIG=str(base / "gcloud"),
     )
+    (base / "gitconfig").write_text("[user]\n\temail = ada@example.com\n\tname = Ada\n")
     port, token = _free_port(), secrets.token_hex(16)
     lab_args = [
         "--no-browser",
@@ -279,9 +284,13 @@ class Notebook:
         before = self.prompt(index).inner_text()
         self.cell(index).locator(".jp-InputArea-editor").click()
         self.page.keyboard.press("Control+Enter")
-        if re.fullmatch(r"\[\d+\]:", before.strip()):
-            expect(self.prompt(index)).not_to_have_text(before, timeout=WAIT_MS)
-        expect(self.prompt(index)).to_have_text(re.compile(r"\[\d+\]"), timeout=WAIT_MS)
+        try:
+            if re.fullmatch(r"\[\d+\]:", before.strip()):
+                expect(self.prompt(index)).not_to_have_text(before, timeout=WAIT_MS)
+            expect(self.prompt(index)).to_have_text(re.compile(r"\[\d+\]"), timeout=WAIT_MS)
+        except AssertionError:
+            self.page.screenshot(path=str(self.lab.root.parent / "not-run.png"))
+            raise
         self.wait_idle()
         return self.cell(index)
 

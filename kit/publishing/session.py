@@ -43,6 +43,14 @@ def _candidates(session: str) -> list[Path]:
     return [Path.cwd() / path, Path.cwd() / path.name]
 
 
+def _shown(path: Path) -> Path:
+    """The path as messages show it: relative to the kernel's folder when inside it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def _from_servers() -> Path | None:
     """Ask the running Jupyter servers where this kernel's notebook is (after a rename)."""
     found = labs.this_kernels_notebook()
@@ -50,7 +58,7 @@ def _from_servers() -> Path | None:
         return None
     server, api_path = found
     path = server.root / api_path
-    return path if path.is_file() else None
+    return _shown(path) if path.is_file() else None
 
 
 def notebook_path(shell: Any | None = None) -> Path:
@@ -64,7 +72,7 @@ def notebook_path(shell: Any | None = None) -> Path:
     for name in names:
         for path in _candidates(name):
             if path.suffix in (".ipynb", ".py") and path.is_file():  # .py: jupytext
-                return path
+                return _shown(path)
     if shell is not None and (found := _from_servers()) is not None:
         return found
     if not names:
