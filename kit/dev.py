@@ -20,6 +20,7 @@ from pathlib import Path
 
 from kit.config import Settings, env_var
 from kit.errors import KitError, UsageError
+from kit.pids import alive
 from kit.storage import storage_for
 
 DEFAULT_ROOT = Path(".kit/gcs")  # under the checkout: see default_root()
@@ -70,16 +71,6 @@ def _state_file(root: Path) -> Path:
     return root / "server.json"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _ready(url: str) -> bool:
     import urllib.error
     import urllib.request  # here, not at the top: every `kit` command imports this module
@@ -98,7 +89,7 @@ def status(root: Path) -> Server | None:
         server = Server(pid=int(state["pid"]), port=int(state["port"]), root=root)
     except (OSError, ValueError, KeyError):
         return None
-    return server if _alive(server.pid) and _ready(server.url) else None
+    return server if alive(server.pid) and _ready(server.url) else None
 
 
 def _port_free(port: int) -> bool:
@@ -155,11 +146,11 @@ def stop(root: Path) -> bool:
     except (OSError, ValueError, KeyError):
         return False
     _state_file(root).unlink(missing_ok=True)
-    if not _alive(pid):
+    if not alive(pid):
         return False
     os.kill(pid, signal.SIGTERM)
     for _ in range(100):
-        if not _alive(pid):
+        if not alive(pid):
             break
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)

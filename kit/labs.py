@@ -13,12 +13,13 @@ Inside a kernel, this kernel's notebook is asked of those servers' sessions API
 from __future__ import annotations
 
 import json
-import os
 import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from kit.pids import alive
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,6 @@ class JupyterServer:
         )
         with urllib.request.urlopen(request, timeout=timeout) as resp:
             return json.load(resp)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def running() -> list[JupyterServer]:
@@ -69,7 +60,7 @@ def running() -> list[JupyterServer]:
             pid = int(info["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if _alive(pid):
+        if alive(pid):
             found.append(server)
     return sorted(found, key=lambda s: s.started, reverse=True)
 

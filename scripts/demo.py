@@ -5,7 +5,9 @@ models/prophet_model.py -> run both DAGs locally (Airflow's dag.test(), one loca
 process per pod, each fanned out over two datasets) -> list the runs.
 Safe to run again: the emulator is reused, publishing unchanged content is a no-op and
 every DAG run gets fresh run ids. KIT_DEV_PORT and KIT_DEV_ROOT choose the emulator's
-port and folder; the other KIT_* variables are dropped, so the demo uses the defaults.
+port and folder; without KIT_DEV_PORT, `kit dev up` takes port 4443, or a free port when
+4443 is taken (and says which). The other KIT_* variables are dropped, so the demo uses
+the defaults.
 """
 
 from __future__ import annotations

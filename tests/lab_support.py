@@ -80,15 +80,7 @@ class Lab:
     settings: Settings
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        request = urllib.request.Request(
-            self.url + path.lstrip("/"),
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            data = resp.read()
-        return json.loads(data) if data else None
+        return jupyter_api(self.url, self.token, method, path, body)
 
     def kit(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         """`kit ARGS` as a user's shell beside this JupyterLab runs it."""
@@ -105,6 +97,21 @@ class Lab:
     def page_url(self, api_path: str) -> str:
         """JupyterLab on one document; `reset`: without the tabs an earlier test left open."""
         return f"{self.url}lab/tree/{quote(api_path)}?reset&token={self.token}"
+
+
+def jupyter_api(
+    url: str, token: str, method: str, path: str, body: dict[str, Any] | None = None
+) -> Any:
+    """A Jupyter server's REST API (url + path), authenticated by its token; JSON back."""
+    request = urllib.request.Request(
+        url.rstrip("/") + "/" + path.lstrip("/"),
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        data = resp.read()
+    return json.loads(data) if data else None
 
 
 def wait_until(condition: Any, what: str, seconds: float = WAIT_MS / 1000) -> None:

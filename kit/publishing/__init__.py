@@ -86,5 +86,5 @@ def publish(
         return None
     print(result)
     for note in result.notes:
-        print(f"note: {note}")
+        print(f"kit: note: {note}")
     return result

@@ -19,6 +19,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from lab_support import jupyter_api
 
 from kit.catalog import SKIP_TAG, Catalog
 from kit.config import Settings
@@ -34,15 +35,7 @@ class Server:
     root: Path
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        request = urllib.request.Request(
-            self.url + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            data = resp.read()
-        return json.loads(data) if data else None
+        return jupyter_api(self.url, self.token, method, path, body)
 
 
 def _free_port() -> int:
