@@ -92,6 +92,7 @@ def main() -> None:
         '  eval "$(.venv/bin/kit dev env)"\n'
         "  .venv/bin/kit runs show forecast <run-id>      # record, metrics, failing cell\n"
         "  .venv/bin/kit runs diff prophet_model <a> <b>  # what changed between two runs\n"
+        "  .venv/bin/kit runs show forecast <run-id> --open  # open it in JupyterLab (make lab)\n"
         "  .venv/bin/kit runs pull forecast --latest      # executed notebook -> runs/\n"
         "  .venv/bin/kit review                           # review page, http://127.0.0.1:8765\n"
         "  make lab                                       # JupyterLab, notebook environment\n"
