@@ -115,8 +115,11 @@ test: lint typecheck pytest
 bench: env
 	$(VENV)/bin/python -m bench
 
+# The environment's bin folder goes first on PATH, so that kernels (`!kit ...`) and
+# JupyterLab's terminals find kit. LAB_ROOT, LAB_ARGS: the folder served and more options.
+LAB_ROOT ?= notebooks
 lab: $(NB_STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab --notebook-dir=$(LAB_ROOT) $(LAB_ARGS)
 
 lock: | $(UV)
 	$(PYTHON) scripts/lock.py $(UV)

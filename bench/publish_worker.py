@@ -45,7 +45,7 @@ def instrument() -> None:
     from kit.publishing import release
 
     steps = {
-        "read + validate (nbformat)": ("validate", "load"),
+        "read + validate (json + fastjsonschema)": ("validate", "load"),
         "parameter schema": ("params", "schema"),
         "secret scan (detect-secrets)": ("secrets", "check"),
         "strip outputs + sha256": ("strip", "strip"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -43,6 +44,31 @@ def check_name(name: str, source: str = "") -> str:
             f"{where}invalid notebook name {name!r} (must match [a-z0-9][a-z0-9_-]{{0,62}})"
         )
     return name
+
+
+def suggest_name(text: str) -> str | None:
+    """A valid notebook name close to text (`forecast-Copy1` -> `forecast-copy1`), if any."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")[:63].rstrip("-_")
+    return slug if NAME_RE.match(slug) else None
+
+
+def check_file_name(
+    stem: str, source: str, given: str | None, how: Callable[[str | None], str]
+) -> str:
+    """The name of a file's notebook: `given` when there is one, else the file's stem.
+
+    Either must be valid. An invalid stem (JupyterLab's Duplicate makes `forecast-Copy1`)
+    is refused with a valid name to use instead; how(name) says how to pass it (name is
+    None when no valid name is close).
+    """
+    if given is not None:
+        return check_name(given, source)
+    if NAME_RE.match(stem):
+        return stem
+    raise UsageError(
+        f"{source}: file name {stem!r} is not a valid notebook name "
+        f"([a-z0-9][a-z0-9_-]{{0,62}}); {how(suggest_name(stem))}"
+    )
 
 
 @dataclass(frozen=True)

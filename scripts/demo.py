@@ -5,7 +5,9 @@ models/prophet_model.py -> run both DAGs locally (Airflow's dag.test(), one loca
 process per pod, each fanned out over two datasets) -> list the runs.
 Safe to run again: the emulator is reused, publishing unchanged content is a no-op and
 every DAG run gets fresh run ids. KIT_DEV_PORT and KIT_DEV_ROOT choose the emulator's
-port and folder; the other KIT_* variables are dropped, so the demo uses the defaults.
+port and folder; without KIT_DEV_PORT, `kit dev up` takes port 4443, or a free port when
+4443 is taken (and says which). The other KIT_* variables are dropped, so the demo uses
+the defaults.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ def main() -> None:
         '  eval "$(.venv/bin/kit dev env)"\n'
         "  .venv/bin/kit runs show forecast <run-id>      # record, metrics, failing cell\n"
         "  .venv/bin/kit runs diff prophet_model <a> <b>  # what changed between two runs\n"
+        "  .venv/bin/kit runs show forecast <run-id> --open  # open it in JupyterLab (make lab)\n"
         "  .venv/bin/kit runs pull forecast --latest      # executed notebook -> runs/\n"
         "  .venv/bin/kit review                           # review page, http://127.0.0.1:8765\n"
         "  make lab                                       # JupyterLab, notebook environment\n"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from gcs_support import fresh_settings
+from lab_support import Lab, running_lab
 from record_support import bucket_problems, folder_problems
 
 from kit import dev
@@ -63,6 +64,15 @@ def _local_records_are_valid(tmp_path_factory: pytest.TempPathFactory) -> Iterat
     base = tmp_path_factory.getbasetemp()
     found = [p for p in folder_problems(base) if not any(str(r) in p for r in _GCS_ROOTS)]
     assert not found, "invalid run records:\n" + "\n".join(found)
+
+
+@pytest.fixture(scope="session")
+def jupyterlab(gcs_server: dev.Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The real `make lab`, once per session, on the emulator's default buckets (as after
+    `eval "$(kit dev env)"`; no other test writes to them)."""
+    base = tmp_path_factory.mktemp("lab")
+    with running_lab(base, gcs_server, Settings()) as lab:
+        yield lab
 
 
 @pytest.fixture

@@ -8,20 +8,25 @@ from pathlib import Path
 import click
 
 from kit import dev
-from kit.cli.common import KitGroup, out, settings
+from kit.cli.common import KitGroup, err, out, settings
 
 app = KitGroup("dev", help="Run the embedded GCS emulator on 127.0.0.1.", no_args_is_help=True)
 
 ROOT = click.option(
     "--root",
     type=click.Path(path_type=Path),
-    help=f"Data folder [default: $KIT_DEV_ROOT, else {dev.DEFAULT_ROOT}].",
+    help="Data folder [default: $KIT_DEV_ROOT, else .kit/gcs of the checkout around the "
+    "current folder].",
 )
 
 
 def _root(root: Path | None) -> Path:
-    """--root, else the settings' dev_root (KIT_DEV_ROOT), else kit.dev's default."""
-    return root or Path(settings().dev_root or dev.DEFAULT_ROOT)
+    """--root, else the settings' dev_root (KIT_DEV_ROOT), else .kit/gcs of the checkout
+    around the current folder (kit.dev.default_root)."""
+    if root is not None:
+        return root
+    configured = settings().dev_root
+    return Path(configured) if configured else dev.default_root()
 
 
 @app.command("up")
@@ -29,18 +34,26 @@ def _root(root: Path | None) -> Path:
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),
-    help=f"Port on 127.0.0.1 [default: $KIT_DEV_PORT, else {dev.DEFAULT_PORT}].",
+    help=f"Port on 127.0.0.1 [default: $KIT_DEV_PORT, else {dev.DEFAULT_PORT}, or a free port "
+    "when it is taken].",
 )
 def up(root: Path | None, port: int | None) -> None:
     """Start fake-gcs-server, create the buckets and upload the example datasets."""
     conf = settings()
     folder = _root(root)
-    server = dev.start(folder, port or conf.dev_port or dev.DEFAULT_PORT)
+    asked = port or conf.dev_port
+    running = dev.status(folder)
+    server = running or dev.start(folder, asked or dev.DEFAULT_PORT, any_port=asked is None)
+    if running is None and asked is None and server.port != dev.DEFAULT_PORT:
+        err().print(f"kit: port {dev.DEFAULT_PORT} is in use; using port {server.port}")
     changed = dev.provision(server, conf)
     out().print(f"embedded GCS at {server.url} (pid {server.pid}, data in {folder})")
     for item in changed:
         out().print(f"  created {item}")
-    out().print('use it from a shell with: eval "$(kit dev env)"')
+    command = (
+        "kit dev env" if root is None else shlex.join(["kit", "dev", "env", "--root", str(root)])
+    )
+    out().print(f'use it from a shell with: eval "$({command})"', markup=False)
 
 
 @app.command("down")
@@ -54,7 +67,8 @@ def down(root: Path | None) -> None:
 @app.command("env")
 @ROOT
 def env_(root: Path | None) -> None:
-    """Print `export` lines for the emulator and the KIT_* buckets."""
+    """Print `export` lines for the emulator and the KIT_* buckets (from any folder of the
+    checkout)."""
     folder = _root(root)
     server = dev.status(folder)
     if server is None:

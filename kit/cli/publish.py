@@ -31,6 +31,10 @@ def _warn(message: str) -> None:
     err().print(f"kit: warning: {message}", markup=False)
 
 
+def _note(message: str) -> None:
+    err().print(f"kit: note: {message}", markup=False)
+
+
 @click.command("publish")
 @click.argument(
     "path",
@@ -47,7 +51,7 @@ def publish_cmd(path: Path, name: str | None) -> None:
 
     from kit import publishing
 
-    result = publishing.publish_notebook(path, name, settings=settings(), warn=_warn)
+    result = publishing.publish_notebook(path, name, settings=settings(), warn=_warn, inform=_note)
     out().print(str(result), markup=False)
 
 

@@ -25,6 +25,11 @@ from kit.cli.common import settings
 @click.option("--params-json", help="Parameters as a JSON object (-p wins for the same key).")
 @click.option("--timeout", type=float, help="Seconds before timed_out.")
 @click.option(
+    "--name",
+    "-n",
+    help="For a notebook file or URL: the name its runs go under (default: the file name).",
+)
+@click.option(
     "--log-output",
     is_flag=True,
     help="Also print each cell's stdout and stderr as it runs (papermill's --log-output).",
@@ -37,6 +42,7 @@ def run(
     params: tuple[tuple[str, str], ...],
     params_json: str | None,
     timeout: float | None,
+    name: str | None,
     log_output: bool,
 ) -> None:
     """Execute a notebook with papermill and record how the run ended.
@@ -57,6 +63,7 @@ def run(
         timeout=timeout,
         progress=sys.stderr,
         log_output=log_output,
+        name=name,
     )
     sys.stderr.flush()
     print(f"{result.status}: {result.output_url}", flush=True)  # the task log's last line

@@ -143,7 +143,14 @@ def reindex_cmd() -> None:
 @click.argument("name", help="Notebook name.")
 @click.argument("run_id", help="Run id.")
 @click.option("--json", "as_json", is_flag=True, help="Print run.json as stored.")
-def show(name: str, run_id: str, as_json: bool) -> None:
+@click.option(
+    "--open",
+    "open_",
+    is_flag=True,
+    help="Copy the executed notebook (read-only) into the running JupyterLab's runs/ folder "
+    "and print its JupyterLab URL.",
+)
+def show(name: str, run_id: str, as_json: bool, open_: bool) -> None:
     """Print a run's record, parameters, metrics and slowest cells; where it stopped early,
     the cell (its source and traceback)."""
     from kit.errors import KitError
@@ -152,6 +159,13 @@ def show(name: str, run_id: str, as_json: bool) -> None:
 
     store = _store()
     run = store.get(name, run_id)
+    if open_:
+        from kit.review.lab import choose_server, open_run
+
+        opened = open_run(store, run, choose_server())
+        out().print(f"opened in JupyterLab: {opened.url}", markup=False, soft_wrap=True)
+        out().print(f"  (a read-only copy: {opened.path})", markup=False, soft_wrap=True)
+        return
     if as_json:
         sys.stdout.write(json.dumps(run.to_json(), indent=2, default=str) + "\n")
         return

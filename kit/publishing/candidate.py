@@ -24,6 +24,13 @@ class Candidate:
     sha256: str
     parameters: list[Parameter]
     extra: dict[str, Any] = field(default_factory=dict)
+    # What names the version and makes a republish a no-op: for a notebook the sha256 of
+    # what runs (kit.publishing.strip.identity), for a module its bytes' sha256.
+    identity: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.identity:
+            object.__setattr__(self, "identity", self.sha256)
 
     @property
     def content_type(self) -> str:

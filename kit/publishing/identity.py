@@ -21,6 +21,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.storage.credentials import ADC_FILE, gcloud_dir
+
 _IMPERSONATED = re.compile(r"serviceAccounts/([^/:]+@[^/:]+):")
 
 
@@ -33,17 +35,9 @@ class GitInfo:
     relpath: str | None = None
 
 
-def _gcloud_dir() -> Path:
-    if os.environ.get("CLOUDSDK_CONFIG"):
-        return Path(os.environ["CLOUDSDK_CONFIG"])
-    if os.name == "nt" and os.environ.get("APPDATA"):
-        return Path(os.environ["APPDATA"]) / "gcloud"
-    return Path.home() / ".config" / "gcloud"
-
-
 def _credentials_email() -> str | None:
     files = [os.environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")]
-    files.append(str(_gcloud_dir() / "application_default_credentials.json"))
+    files.append(str(gcloud_dir() / ADC_FILE))
     for name in filter(None, files):
         try:
             info = json.loads(Path(name).read_text())
@@ -60,7 +54,7 @@ def _credentials_email() -> str | None:
 
 
 def _gcloud_account() -> str | None:
-    root = _gcloud_dir()
+    root = gcloud_dir()
     try:
         active = (root / "active_config").read_text().strip() or "default"
     except OSError:

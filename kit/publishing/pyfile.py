@@ -31,7 +31,7 @@ class PercentScript:
     """A percent script read as a notebook that passed the checks a .py file adds."""
 
     source: validate.SourceNotebook
-    parameters_cell: int
+    parameters_cell: int | None  # None: no cell tagged `parameters`, no parameters
     parameters: list[Parameter]
 
 
@@ -84,12 +84,15 @@ def _percent(path: Path, name: str, text: str) -> PercentScript:
         path=path, name=name, nb=nb, kernel_name=validate.kernel_of(nb, path)
     )
     starts = pysource.cell_lines(text, len(nb.cells))
-    index = params.parameters_cell(nb, path)
-    parameters = params.parse_parameters(
-        nb.cells[index].source,
-        f"{path}: parameters cell ({cells.label(index)})",
-        first_line=starts[index] if starts else 1,
-    )
+    index: int | None = None
+    parameters: list[Parameter] = []
+    if params.has_parameters_cell(nb):
+        index = params.parameters_cell(nb, path)
+        parameters = params.parse_parameters(
+            nb.cells[index].source,
+            f"{path}: parameters cell ({cells.label(index)})",
+            first_line=starts[index] if starts else 1,
+        )
     secrets.check_text(text, path)
     _check_syntax(nb, starts, path)
     return PercentScript(source, index, parameters)

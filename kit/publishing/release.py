@@ -11,10 +11,8 @@ every check happens before the first write, so a refusal writes nothing.
 
 from __future__ import annotations
 
-import html
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,57 +26,14 @@ from kit.config import Settings, load_settings
 from kit.errors import PreconditionFailedError, StorageError, UsageError
 from kit.publishing import identity, pointer, pyfile, secrets, session, strip, validate
 from kit.publishing.candidate import Candidate
+from kit.publishing.result import Published
 from kit.storage import Storage
 
 Warn = Callable[[str], None]
 MAX_DRIFTS_SHOWN = 3
-
-
-@dataclass(frozen=True)
-class Published:
-    """A published version, returned by kit.publish(); shows as a summary in notebooks."""
-
-    name: str
-    version: str
-    url: str
-    manifest: Manifest
-    created: bool  # False when identical content was already published
-    latest: str | None  # what `latest` names after publishing
-    warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def ref(self) -> str:
-        """`name@version`, as `kit run` and `kit show` accept it."""
-        return f"{self.name}@{self.version}"
-
-    @property
-    def is_latest(self) -> bool:
-        """Whether `latest` names this version."""
-        return self.latest == self.version
-
-    def __str__(self) -> str:
-        what = "published" if self.created else "unchanged, already published:"
-        tail = "" if self.is_latest else f" (latest is {self.latest})"
-        return f"{what} {self.ref} {self.url}{tail}"
-
-    def _repr_html_(self) -> str:
-        esc = html.escape
-        rows = [
-            ("notebook", esc(self.name)),
-            ("version", f"<code>{esc(self.version)}</code>"),
-            ("url", f"<code>{esc(self.url)}</code>"),
-            ("latest", "yes" if self.is_latest else f"no, latest is {esc(str(self.latest))}"),
-            ("publisher", esc(self.manifest.publisher)),
-            ("parameters", esc(", ".join(p.name for p in self.manifest.parameters) or "none")),
-        ]
-        body = "".join(
-            f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
-            for k, v in rows
-        )
-        status = "Published" if self.created else "Already published"
-        warn = "".join(f"<li>{esc(w)}</li>" for w in self.warnings)
-        notes = f"<ul style='color:#a15c00'>{warn}</ul>" if warn else ""
-        return f"<div><strong>{status}</strong><table>{body}</table>{notes}</div>"
+# The manifest key holding a notebook's identity (kit.publishing.strip.identity); a
+# module's identity is its file's sha256, the manifest's own `sha256`.
+CODE_SHA256 = "code_sha256"
 
 
 def _env_warnings() -> tuple[list[str], str]:
@@ -113,12 +68,16 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _find_identical(catalog: Catalog, name: str, sha256: str) -> Manifest | None:
-    """The manifest of an already published version with exactly these bytes."""
+def _find_identical(catalog: Catalog, name: str, identity: str) -> Manifest | None:
+    """The manifest of an already published version with this identity (what runs).
+
+    Versions published before identities (kit 0.1.0's first rule: the sha256 of the
+    stored bytes) never match: the first publish after the change makes a new version.
+    """
     for version in catalog.versions(name):
-        if version.endswith("-" + sha256[:12]):
+        if version.endswith("-" + identity[:12]):
             manifest = catalog.manifest(name, version)
-            if manifest.sha256 == sha256:
+            if manifest.extra.get(CODE_SHA256, manifest.sha256) == identity:
                 return manifest
     return None
 
@@ -136,7 +95,7 @@ def _create(storage: Storage, url: str, data: bytes, content_type: str) -> bool:
 
 def _manifest(candidate: Candidate, environment_digest: str) -> Manifest:
     now = datetime.now(UTC)
-    version = f"{now:%Y%m%dT%H%M%SZ}-{candidate.sha256[:12]}"
+    version = f"{now:%Y%m%dT%H%M%SZ}-{candidate.identity[:12]}"
     git = identity.git_info(candidate.path)
     return Manifest(
         name=candidate.name,
@@ -158,7 +117,7 @@ def _manifest(candidate: Candidate, environment_digest: str) -> Manifest:
 
 def _notebook_candidate(
     source: validate.SourceNotebook,
-    parameters_cell: int,
+    parameters_cell: int | None,
     parameters: list[Parameter],
     unsaved: str | None,
     note: Warn,
@@ -179,8 +138,10 @@ def _notebook_candidate(
         kind="notebook",
         data=stripped.data,
         sha256=stripped.sha256,
+        identity=stripped.identity,
         parameters=parameters,
         extra={
+            CODE_SHA256: stripped.identity,
             "kernel": source.kernel_name,
             "parameters_cell": parameters_cell,
             "skip_cells": list(stripped.publish_cells),
@@ -189,7 +150,9 @@ def _notebook_candidate(
     )
 
 
-def _candidate(path: Path, name: str | None, shell: Any | None, note: Warn) -> Candidate:
+def _candidate(
+    path: Path, name: str | None, shell: Any | None, note: Warn, inform: Warn
+) -> Candidate:
     """The checked file as its version's bytes: an .ipynb, or a .py module or percent script.
 
     shell: the kernel whose unsaved work to look for (None: not this kernel's notebook).
@@ -205,6 +168,11 @@ def _candidate(path: Path, name: str | None, shell: Any | None, note: Warn) -> C
     else:
         source, parameters_cell = loaded.source, loaded.parameters_cell
         parameters, extra["format"] = loaded.parameters, pyfile.PERCENT
+    if parameters_cell is None:
+        inform(
+            f"{path}: no cell is tagged {params.PARAMETERS_TAG!r}, so it is published without "
+            "parameters (runs take no -p); tag the cell holding the defaults to declare some"
+        )
     unsaved = session.unsaved_work(shell, source.nb, path) if shell is not None else None
     return _notebook_candidate(source, parameters_cell, parameters, unsaved, note, extra)
 
@@ -216,32 +184,41 @@ def publish_notebook(
     settings: Settings | None = None,
     storage: Storage | None = None,
     warn: Warn | None = None,
+    inform: Warn | None = None,
 ) -> Published:
     """Validate a notebook and publish it as an immutable version; move `latest` forward.
 
     path may also be a .py model module or percent script (kit.publishing.pyfile).
     None means the notebook of the current Jupyter session. Warnings (unsaved
-    work, package drift, ...) go to `warn` as they are found and are kept on the
-    result. Raises UsageError naming the file, having written nothing, on bad input.
+    work, package drift, ...) go to `warn` and notes (one-line facts, such as "no
+    parameters") to `inform` as they are found; both are kept on the result. Raises
+    UsageError naming the file, having written nothing, on bad input, and StorageError
+    at once when GCS cannot be used here (no emulator, no credentials).
     """
+    warnings: list[str] = []
     notes: list[str] = []
 
     def note(message: str) -> None:
-        notes.append(message)
+        warnings.append(message)
         if warn is not None:
             warn(message)
 
+    def tell(message: str) -> None:
+        notes.append(message)
+        if inform is not None:
+            inform(message)
+
+    catalog = Catalog(settings or load_settings(), storage)  # fails fast without GCS
     shell = session.kernel_shell()
     nb_path = session.notebook_path(shell) if path is None else Path(path)
     in_session = shell is not None and (path is None or _is_session_notebook(shell, nb_path))
-    candidate = _candidate(nb_path, name, shell if in_session else None, note)
+    candidate = _candidate(nb_path, name, shell if in_session else None, note, tell)
     env_notes, environment_digest = _env_warnings()
     for message in env_notes:
         note(message)
 
-    catalog = Catalog(settings or load_settings(), storage)
     name, kind = candidate.name, candidate.kind
-    manifest = _find_identical(catalog, name, candidate.sha256)
+    manifest = _find_identical(catalog, name, candidate.identity)
     created = manifest is None
     if manifest is None:
         manifest = _manifest(candidate, environment_digest)
@@ -271,7 +248,8 @@ def publish_notebook(
         manifest=manifest,
         created=created,
         latest=moved.latest,
-        warnings=tuple(notes),
+        warnings=tuple(warnings),
+        notes=tuple(notes),
     )
 
 

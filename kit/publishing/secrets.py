@@ -218,9 +218,15 @@ def _refuse(findings: list[Finding], where: Callable[[Finding], str]) -> None:
 
 
 def check(nb: Any, path: Path) -> None:
-    """UsageError naming the notebook, cell (1-based, kit.cells) and line of the first secret."""
+    """UsageError naming the notebook, cell (as JupyterLab numbers it, kit.cells) and line
+    of the first probable secret."""
     cells = [(i, str(c.cell_type), str(c.source)) for i, c in enumerate(nb.cells)]
-    _refuse(scan_cells(cells), lambda f: f"{path}: {label(f.cell)}, line {f.line}")
+
+    def where(f: Finding) -> str:
+        count = nb.cells[f.cell].get("execution_count")
+        return f"{path}: {label(f.cell, count)}, line {f.line}"
+
+    _refuse(scan_cells(cells), where)
 
 
 def check_text(text: str, path: Path) -> None:

@@ -6,34 +6,33 @@ kernel started. If the notebook has been renamed since, that file is gone, and
 the running servers' session lists (GET /api/sessions) are asked for this
 kernel's current path.
 
-Unsaved work: the kernel cannot see the editor, but it has the sources of the
-cells it ran (`In`). If the last cell run before the one calling kit.publish()
-is not, as run, a cell of the saved file, the file is older than the work the
-user just did: warn (a cell edited but never run cannot be detected).
+Unsaved work: JupyterLab keeps a notebook's unsaved changes in the browser and tells
+neither the kernel nor the Jupyter server whether the document is dirty (the contents
+API knows only the file on disk, the sessions API only its path and kernel). What the
+kernel does know is the cell it ran just before the one calling kit.publish(): its code
+as run and, from JupyterLab, its cell id (IPython's last_execution_result). kit looks
+that id up in the saved file: when the saved cell holds other code, the user ran edits
+they have not saved, and kit warns, naming the cell. When the id is not in the saved
+file, the cell is new and unsaved, or was deleted, or was lost in a page reload, or ran
+from another notebook; kit cannot tell which, so it says nothing. Edits never run, and
+cells other than that one, cannot be detected. Without cell ids (nbformat < 4.5, a
+console), the code run last is looked for among the saved cells' code.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kit import labs
+from kit.cells import label
 from kit.errors import UsageError
 from kit.publishing.strip import is_publish_cell
 
 SESSION_VAR = "JPY_SESSION_NAME"
-
-
-def kernel_shell() -> Any | None:
-    """The IPython shell when running inside a Jupyter kernel, else None."""
-    ipython = sys.modules.get("IPython")  # a kernel has imported it; a shell command has not
-    if ipython is None:
-        return None
-    shell = ipython.get_ipython()
-    return shell if shell is not None and getattr(shell, "kernel", None) is not None else None
+kernel_shell = labs.kernel_shell  # the IPython shell inside a Jupyter kernel, else None
 
 
 def _candidates(session: str) -> list[Path]:
@@ -44,41 +43,22 @@ def _candidates(session: str) -> list[Path]:
     return [Path.cwd() / path, Path.cwd() / path.name]
 
 
-def _kernel_id() -> str | None:
+def _shown(path: Path) -> Path:
+    """The path as messages show it: relative to the kernel's folder when inside it."""
     try:
-        from ipykernel.connect import get_connection_file
-    except ImportError:
-        return None
-    try:
-        stem = Path(get_connection_file()).stem
-    except (RuntimeError, AttributeError):
-        return None
-    return stem[len("kernel-") :] if stem.startswith("kernel-") else None
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
-def _from_servers(kernel_id: str) -> Path | None:
-    """Ask running Jupyter servers (their jpserver-*.json files) where this kernel's notebook is."""
-    try:
-        from jupyter_core.paths import jupyter_runtime_dir
-    except ImportError:
+def _from_servers() -> Path | None:
+    """Ask the running Jupyter servers where this kernel's notebook is (after a rename)."""
+    found = labs.this_kernels_notebook()
+    if found is None:
         return None
-    for info_file in sorted(Path(jupyter_runtime_dir()).glob("jpserver-*.json")):
-        try:
-            info = json.loads(info_file.read_text())
-            request = urllib.request.Request(
-                info["url"].rstrip("/") + "/api/sessions",
-                headers={"Authorization": f"token {info.get('token', '')}"},
-            )
-            with urllib.request.urlopen(request, timeout=2) as resp:
-                sessions = json.load(resp)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        for session in sessions:
-            if session.get("kernel", {}).get("id") == kernel_id:
-                path = Path(str(info.get("root_dir", ""))).expanduser() / str(session.get("path"))
-                if path.is_file():
-                    return path
-    return None
+    server, api_path = found
+    path = server.root / api_path
+    return _shown(path) if path.is_file() else None
 
 
 def notebook_path(shell: Any | None = None) -> Path:
@@ -92,11 +72,9 @@ def notebook_path(shell: Any | None = None) -> Path:
     for name in names:
         for path in _candidates(name):
             if path.suffix in (".ipynb", ".py") and path.is_file():  # .py: jupytext
-                return path
-    if shell is not None and (kernel_id := _kernel_id()):
-        found = _from_servers(kernel_id)
-        if found is not None:
-            return found
+                return _shown(path)
+    if shell is not None and (found := _from_servers()) is not None:
+        return found
     if not names:
         raise UsageError(
             "kit.publish(): not in a Jupyter notebook session; pass the notebook's path, "
@@ -112,8 +90,15 @@ def _normal(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
-def unsaved_work(shell: Any, nb: Any, path: Path) -> str | None:
-    """A warning when the last cell this kernel ran is not in the saved notebook, else None."""
+def _saved_at(path: Path) -> str:
+    try:
+        return f" (saved {datetime.fromtimestamp(path.stat().st_mtime):%H:%M:%S})"
+    except OSError:
+        return ""
+
+
+def _by_source(shell: Any, nb: Any, path: Path) -> str | None:
+    """Without cell ids: is the code run last (`In`) the code of some saved cell?"""
     history = [str(s) for s in shell.user_ns.get("In", [])]
     # history[-1] is the cell running now (the one calling kit.publish()).
     earlier = [(n, s) for n, s in enumerate(history[:-1]) if s.strip() and not is_publish_cell(s)]
@@ -131,6 +116,28 @@ def unsaved_work(shell: Any, nb: Any, path: Path) -> str | None:
     if _normal(last) in saved:
         return None
     return (
-        f"{path}: the cell run last in this kernel (In [{number}]) is not in the saved file; "
-        "save the notebook (Ctrl+S) and publish again to include your latest work"
+        f"{path}: the code run last in this kernel (In [{number}]) is in no cell of the saved "
+        f"file{_saved_at(path)}; save the notebook (Ctrl+S) and publish again to include it"
+    )
+
+
+def unsaved_work(shell: Any, nb: Any, path: Path) -> str | None:
+    """A warning when the cell run just before this one ran code its saved version lacks."""
+    last = getattr(shell, "last_execution_result", None)
+    info = getattr(last, "info", None)
+    if info is None or getattr(info, "silent", False):
+        return _by_source(shell, nb, path)
+    raw = str(getattr(info, "raw_cell", "") or "")
+    if not raw.strip() or is_publish_cell(raw):
+        return None  # nothing ran before, or kit.publish() ran again
+    cell_id = getattr(info, "cell_id", None)
+    if not cell_id or not any("id" in cell for cell in nb.cells):
+        return _by_source(shell, nb, path)
+    index = next((i for i, cell in enumerate(nb.cells) if cell.get("id") == cell_id), None)
+    if index is None or _normal(str(nb.cells[index].source)) == _normal(raw):
+        return None  # not in the saved file (see the module docstring), or saved as run
+    return (
+        f"{path}: {label(index, getattr(last, 'execution_count', None))} ran code that differs "
+        f"from that cell in the saved file{_saved_at(path)}; save the notebook (Ctrl+S) and "
+        "publish again to include it"
     )

@@ -1,8 +1,14 @@
-"""Turn a working notebook into the canonical bytes of a published version.
+"""Turn a working notebook into the canonical bytes of a published version, and its identity.
 
 Outputs, execution counts, widget state and editor noise are removed, so the
-same source always gives the same bytes (and so the same sha256 and version).
-The cells that call kit.publish() are tagged `kit-skip`: a run never re-publishes.
+same source always gives the same bytes. The cells that call kit.publish() are
+tagged `kit-skip`: a run never re-publishes.
+
+A version is named by its *identity*, the sha256 of what runs and nothing else: the
+kernel name, then each code cell's source and the tags that change how it runs
+(RUN_TAGS); a kit-skip cell counts as skipped, whatever it holds. Markdown, raw cells,
+cell ids and the notebook metadata JupyterLab rewrites on save (language_info, ...) are
+left out, so saving without editing, or editing only prose, publishes nothing new.
 """
 
 from __future__ import annotations
@@ -10,13 +16,13 @@ from __future__ import annotations
 import ast
 import copy
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-import nbformat
-
 from kit.catalog import SKIP_TAG
+from kit.publishing import nbfile
 
 # Cell metadata written by editors and extensions, meaningless to a run.
 CELL_NOISE = frozenset(
@@ -26,6 +32,12 @@ CELL_NOISE = frozenset(
 # Notebook metadata of the same kind; kernelspec and language_info stay.
 NOTEBOOK_NOISE = frozenset({"widgets", "toc", "varInspector", "vscode", "colab", "papermill"})
 NOTEBOOK_NOISE_PREFIXES = ("jupytext",)
+
+# Tags that change a run: kit's (`parameters`: papermill injects after it; kit-skip),
+# papermill's injected cell, and nbclient's (a cell allowed to raise; one not run).
+RUN_TAGS = frozenset(
+    {"parameters", SKIP_TAG, "injected-parameters", "raises-exception", "skip-execution"}
+)
 
 _PUBLISH_CALL = re.compile(r"\bkit\s*\.\s*publish\s*\(")
 _PUBLISH_IMPORT = re.compile(r"^\s*from\s+kit\s+import\s+[^#\n]*\bpublish\b", re.MULTILINE)
@@ -37,6 +49,7 @@ class Stripped:
 
     data: bytes
     sha256: str
+    identity: str  # sha256 of what runs (see the module's docstring): names the version
     publish_cells: tuple[int, ...]
     mixed_cells: tuple[int, ...]  # publish cells that also do other work (runs skip it too)
 
@@ -71,6 +84,21 @@ def _clean_cell(cell: Any) -> None:
         cell.execution_count = None
 
 
+def identity(nb: Any) -> str:
+    """The sha256 of what runs: kernel name, code cells' sources and run tags, in order."""
+    cells: list[dict[str, Any]] = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        tags = sorted(RUN_TAGS.intersection(cell.get("metadata", {}).get("tags") or ()))
+        source = "" if SKIP_TAG in tags else str(cell["source"])
+        cells.append({"source": source, "tags": tags})
+    kernel = str((nb["metadata"].get("kernelspec") or {}).get("name") or "")
+    what_runs = {"kernel": kernel, "cells": cells}
+    data = json.dumps(what_runs, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
 def strip(nb: Any) -> Stripped:
     """Canonical bytes of nb without outputs and noise, with publish cells tagged kit-skip."""
     nb = copy.deepcopy(nb)
@@ -89,12 +117,11 @@ def strip(nb: Any) -> Stripped:
             cell.metadata["tags"] = [*tags, SKIP_TAG]
         if not _only_publishes(cell.source):
             mixed.append(index)
-    nbformat.validate(nb)
-    text: str = nbformat.writes(nb, version=4)  # type: ignore[no-untyped-call]
-    data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    data = nbfile.dumps(nb).encode("utf-8")
     return Stripped(
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),
+        identity=identity(nb),
         publish_cells=tuple(publish_cells),
         mixed_cells=tuple(mixed),
     )

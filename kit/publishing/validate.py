@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nbformat
-import nbformat.reader
-
-from kit.catalog import check_name
+from kit.catalog import check_file_name
 from kit.errors import UsageError
+from kit.publishing import nbfile
 
 
 @dataclass(frozen=True)
@@ -57,6 +55,13 @@ def read_notebook(path: Path) -> Any:
             "open and save it in JupyterLab to upgrade it to v4"
         )
     try:
+        return nbfile.parse(text)  # without importing nbformat (see kit.publishing.nbfile)
+    except nbfile.Unsupported:
+        pass
+    import nbformat
+    import nbformat.reader
+
+    try:
         # nbformat.reader.reads, not nbformat.reads: the latter logs validation errors
         # on stderr before we can report them on one line.
         nb = nbformat.reader.reads(text)  # type: ignore[no-untyped-call]
@@ -82,18 +87,15 @@ def kernel_of(nb: Any, path: Path) -> str:
     raise UsageError(f"{path}: kernel {shown!r} is not Python; kit runs Python notebooks only")
 
 
+def _how(name: str | None) -> str:
+    if name is None:
+        return "choose a name with kit.publish(name=...), or --name in a shell"
+    return f'publish it as {name!r}: kit.publish(name="{name}"), or --name {name} in a shell'
+
+
 def notebook_name(path: Path, name: str | None) -> str:
     """The published name: the given one, else the file's stem as-is; both must be valid."""
-    if name is not None:
-        return check_name(name, str(path))
-    stem = path.stem
-    try:
-        return check_name(stem, str(path))
-    except UsageError as exc:
-        raise UsageError(
-            f"{path}: file name {stem!r} is not a valid notebook name "
-            "([a-z0-9][a-z0-9_-]{0,62}); choose one with --name (or name=...)"
-        ) from exc
+    return check_file_name(path.stem, str(path), name, _how)
 
 
 def load(path: Path, name: str | None = None) -> SourceNotebook:

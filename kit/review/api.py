@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from kit.config import Settings, load_settings
+from kit.errors import KitError
 from kit.review import fmt
 from kit.review.cache import default_dir
 from kit.review.failure import Failure, failure_of
 from kit.review.html import record_html
+from kit.review.lab import Opened, open_here
 from kit.review.listing import RunStore, parse_since
 from kit.review.record import Run
 from kit.review.styles import RECORD_CSS
@@ -97,6 +101,10 @@ class LoadedRun:
     run: Run
     notebook: NotebookNode
     failure: Failure | None
+    # In a notebook: the read-only copy in this JupyterLab, and the link to it from the
+    # notebook's folder (kit.review.lab).
+    lab_copy: Opened | None = None
+    lab_href: str = ""
 
     @property
     def record(self) -> dict[str, Any]:
@@ -121,12 +129,28 @@ class LoadedRun:
         )
 
     def _repr_html_(self) -> str:
-        return f"<style>{RECORD_CSS}</style>" + record_html(self.run, self.failure, link=False)
+        html = f"<style>{RECORD_CSS}</style>" + record_html(self.run, self.failure, link=False)
+        if self.lab_copy is not None:
+            href, shown = escape(self.lab_href, quote=True), escape(self.lab_copy.api_path)
+            html += (
+                f"<p class='kit-lab'><a href='{href}'>Open the executed notebook in "
+                f"JupyterLab</a> (a read-only copy: <code>{shown}</code>)</p>"
+            )
+        return html
 
 
 def load_run(name: str, run_id: str, *, settings: Settings | None = None) -> LoadedRun:
-    """A run's record, metrics and executed notebook (NotFoundError suggests close names)."""
+    """A run's record, metrics and executed notebook (NotFoundError suggests close names).
+
+    In a notebook of a running JupyterLab, the executed notebook is also copied (read-only)
+    into that JupyterLab's runs/ folder, and the summary links to it: one click opens it.
+    """
     store = _store(settings)
     run = store.get(name, run_id)
     nb = store.notebook(run)
-    return LoadedRun(run, nb, failure_of(run, nb.cells))
+    here = None
+    # The run is worth loading even when it cannot be copied (a read-only folder, ...).
+    with suppress(KitError):
+        here = open_here(store, run)  # in a notebook: a copy to open in one click
+    opened, href = here or (None, "")
+    return LoadedRun(run, nb, failure_of(run, nb.cells), opened, href)

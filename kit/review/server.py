@@ -3,10 +3,14 @@
 Read-only (GET and HEAD), no script on the page, strict security headers, and nothing
 from the environment is ever rendered: the page shows run records and notebooks only.
 Requests whose Host header is not the loopback address are refused (DNS rebinding).
+It never writes to a bucket. One link writes on this machine: /runs/<name>/<run-id>/lab
+copies the executed notebook into the running JupyterLab (kit.review.lab) and redirects
+there; it answers only this machine's browser, following a link on this page.
 """
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import socket
 import sys
@@ -17,7 +21,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from kit.config import Settings
-from kit.errors import KitError, UsageError
+from kit.errors import KitError, NotFoundError, UsageError
+from kit.review import lab
 from kit.review.cache import default_dir
 from kit.review.listing import RunStore
 from kit.review.pages import Response, ReviewPages
@@ -74,12 +79,29 @@ class _Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in split.path.split("/") if p]
         query = dict(parse_qsl(split.query))
         try:
+            if len(parts) == 4 and parts[0] == "runs" and parts[3] == "lab":
+                return self._open_in_lab(parts[1], parts[2])
             return self.pages.handle(parts, query)
         except KitError as exc:  # storage unreachable, etc.: say so, in one line
             return self.pages.error(502, str(exc))
         except Exception:
             traceback.print_exc(file=sys.stderr)  # details for the operator, not the browser
             return self.pages.error(500, "internal error (see the kit review terminal)")
+
+    def _open_in_lab(self, name: str, run_id: str) -> Response:
+        """Copy a run into this machine's JupyterLab; 303 to it there (kit.review.lab)."""
+        if not is_loopback(self.client_address[0]):
+            return self.pages.error(403, "runs open in JupyterLab only from this machine")
+        if self.headers.get("Sec-Fetch-Site", "none") not in ("same-origin", "none"):
+            return self.pages.error(403, "open runs in JupyterLab from the review page")
+        store = self.pages.store
+        try:
+            opened = lab.open_run(store, store.get(name, run_id), lab.choose_server())
+        except NotFoundError as exc:
+            return self.pages.error(404, str(exc))
+        link = html.escape(opened.url)
+        body = f"<a href='{link}'>{link}</a>".encode()
+        return Response(303, "text/html; charset=utf-8", body, {"Location": opened.url})
 
     def do_GET(self) -> None:
         self._respond(self._route())

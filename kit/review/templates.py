@@ -174,7 +174,9 @@ RUN = """\
 {% block main %}
 <p class="crumbs"><a href="/">All runs</a> ·
   <a href="/?notebook={{ run.notebook | urlencode }}">{{ run.notebook }}</a> ·
-  {% if run.has_output %}<a href="{{ run | href }}/output.ipynb">Download .ipynb</a>{% endif %}</p>
+  {% if run.has_output %}<a href="{{ run | href }}/output.ipynb">Download .ipynb</a> ·
+  <a class="lab-link" href="{{ run | href }}/lab" target="_blank">Open in JupyterLab</a>
+  {%- endif %}</p>
 {% include "record.html" %}
 {%- if problem %}
 <p class="muted">The executed notebook cannot be shown: {{ problem }}</p>

@@ -64,11 +64,13 @@ def run(
     grace: float | None = None,
     progress: TextIO | None = None,
     log_output: bool = False,
+    name: str | None = None,
 ) -> RunResult:
     """Execute ref (name[@version|@latest], a gs:// URL or a path) as run run_id.
 
     progress: where to report each cell as it runs (kit.runner.progress, in the format of
     settings.log_format); log_output adds the cells' own stdout and stderr there.
+    name: the name an ad-hoc file's runs go under (default: the file name).
     """
     if not RUN_ID_RE.match(run_id):
         raise UsageError(f"invalid --run-id {run_id!r} (letters, digits, '.', '_', '-'; max 128)")
@@ -76,7 +78,7 @@ def run(
         raise UsageError(f"--timeout must be positive, got {timeout:g}")
     with StopSignal().on_signals() as stop:
         # Before any I/O: from here on a SIGTERM ends with a record, however early it comes.
-        source = load_source(settings, ref)
+        source = load_source(settings, ref, name)
         where = f"{source.name}@{source.version}"
         log.info("running %s from %s as run %s", where, source.url, run_id)
         parameters = resolve_parameters(source.schema, cli_params, params_json, where)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from kit.catalog import Catalog, Parameter, check_name
+from kit.catalog import Catalog, Parameter, check_file_name
 from kit.config import Settings
 from kit.errors import NotFoundError, UsageError
 from kit.runner import module_source
@@ -56,9 +56,22 @@ def _schema_from_cells(nb: dict[str, Any], url: str) -> dict[str, Parameter]:
     return {p.name: p for p in cell_schema(nb["cells"], index, url)}
 
 
-def load_source(settings: Settings, ref: str) -> Source:
-    """Resolve ref (name[@version|@latest], or a path/URL) and read the notebook."""
+def _how(name: str | None) -> str:
+    return f"run it with --name {name}" if name else "name its runs with --name"
+
+
+def load_source(settings: Settings, ref: str, name: str | None = None) -> Source:
+    """Resolve ref (name[@version|@latest], or a path/URL) and read the notebook.
+
+    name: what to call an ad-hoc file's runs (default: its file name, which must then be
+    a valid notebook name); a published ref is already a name.
+    """
     if not is_adhoc(ref):
+        if name is not None:
+            raise UsageError(
+                f"{ref}: --name applies to a notebook file or URL; a published notebook "
+                "runs under its own name"
+            )
         resolved = Catalog(settings).resolve(ref)
         store = storage_for(resolved.notebook_url, retry_deadline=settings.retry_deadline)
         data = store.read(resolved.notebook_url)
@@ -83,7 +96,7 @@ def load_source(settings: Settings, ref: str) -> Source:
     except NotFoundError as exc:
         raise NotFoundError(f"{ref}: notebook not found") from exc
     stem = PurePosixPath(ref.split("://", 1)[-1]).stem
-    name = check_name(stem, ref)
+    name = check_file_name(stem, ref, name, _how)
     sha = hashlib.sha256(data).hexdigest()
     version = f"adhoc-{sha[:12]}"
     if ref.endswith(".py"):

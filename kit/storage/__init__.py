@@ -21,6 +21,9 @@ def storage_for(url: str, *, retry_deadline: float = 60.0) -> Storage:
         # Keyed by emulator too: tests and `kit dev` switch it within one process.
         key = ("gs", retry_deadline, os.environ.get("STORAGE_EMULATOR_HOST"))
         if key not in _cache:
+            from kit.storage import credentials
+
+            credentials.check()  # before the seconds google-cloud-storage takes to import
             from kit.storage.gcs import GCSStorage  # google-cloud-storage loads only when needed
 
             _cache[key] = GCSStorage(retry_deadline)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlparse
 
 from google.api_core import exceptions as gexc
 from google.cloud import storage as gcs
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from kit.errors import NotFoundError, PreconditionFailedError, StorageError
+from kit.storage import credentials
 from kit.storage.base import ObjectInfo, split_gs
 from kit.storage.emulator import EMULATOR_VAR
 
@@ -26,19 +25,6 @@ log = logging.getLogger(__name__)
 UPLOAD_CHUNK = 8 * 1024 * 1024
 
 
-def check_emulator(host: str) -> None:
-    """Fail fast, with one clear line, when STORAGE_EMULATOR_HOST points nowhere."""
-    parsed = urlparse(host if "://" in host else f"http://{host}")
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), 2):
-            pass
-    except OSError as exc:
-        raise StorageError(
-            f"cannot reach the storage emulator at {host} ({EMULATOR_VAR}); "
-            "start it with `kit dev up`"
-        ) from exc
-
-
 class GCSStorage:
     """gs:// URLs. Transient errors are retried with the client's retry policy.
 
@@ -47,9 +33,8 @@ class GCSStorage:
     """
 
     def __init__(self, retry_deadline: float = 60.0) -> None:
+        credentials.check()
         emulator = os.environ.get(EMULATOR_VAR)
-        if emulator:
-            check_emulator(emulator)
         self._retry = DEFAULT_RETRY.with_deadline(retry_deadline)
         try:
             self._client = gcs.Client()

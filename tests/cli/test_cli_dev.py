@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -90,3 +91,79 @@ def test_bad_settings_exit_2_with_one_line(
     assert result.returncode == 2
     assert needle in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_dev_env_works_from_any_folder_of_the_checkout(tmp_path: Path) -> None:
+    checkout = tmp_path / "checkout"
+    (checkout / ".kit").mkdir(parents=True)  # made by `make env`
+    (checkout / "notebooks" / "team").mkdir(parents=True)
+    port = str(_free_port())
+    up = _kit_in(checkout, "dev", "up", "--port", port)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert f"data in {checkout / '.kit' / 'gcs'}" in up.stdout
+        assert 'use it from a shell with: eval "$(kit dev env)"' in up.stdout
+        # A JupyterLab terminal opens in notebooks/ (make lab's root).
+        for folder in (checkout / "notebooks", checkout / "notebooks" / "team"):
+            env = _kit_in(folder, "dev", "env")
+            assert env.returncode == 0, env.stderr
+            assert f"export STORAGE_EMULATOR_HOST=http://127.0.0.1:{port}" in env.stdout
+    finally:
+        down = _kit_in(checkout / "notebooks", "dev", "down")
+    assert "embedded GCS stopped" in down.stdout
+    assert not (checkout / "notebooks" / ".kit").exists()
+
+
+def test_dev_up_with_a_root_prints_the_env_command_for_that_root(tmp_path: Path) -> None:
+    root = tmp_path / "my data"
+    up = _kit("dev", "up", "--root", str(root), "--port", str(_free_port()))
+    try:
+        assert up.returncode == 0, up.stderr
+        hint = up.stdout.strip().splitlines()[-1]
+        command = hint.split('eval "$(', 1)[1].rsplit(')"', 1)[0]
+        assert shlex.split(command) == ["kit", "dev", "env", "--root", str(root)]
+        env = _kit(*shlex.split(command)[1:])
+        assert env.returncode == 0, env.stderr
+        assert "export STORAGE_EMULATOR_HOST=" in env.stdout
+    finally:
+        _kit("dev", "down", "--root", str(root))
+
+
+def test_dev_up_without_a_port_takes_a_free_one_when_the_default_is_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make demo` runs `kit dev up` without a port: when 4443 is taken it must still work."""
+    from click.testing import CliRunner
+
+    from kit import dev
+    from kit.cli.dev import app
+
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        monkeypatch.setattr(dev, "DEFAULT_PORT", taken)
+        root = tmp_path / "gcs"
+        result = CliRunner().invoke(app, ["up", "--root", str(root)])
+        try:
+            assert result.exit_code == 0, result.output
+            server = dev.status(root)
+            assert server is not None
+            assert server.port != taken
+            assert f"kit: port {taken} is in use; using port {server.port}" in result.output
+            # An explicit port is never replaced: KIT_DEV_PORT names the one asked for.
+            other = CliRunner().invoke(
+                app, ["up", "--root", str(tmp_path / "b")], env={"KIT_DEV_PORT": str(taken)}
+            )
+            assert other.exit_code != 0
+            assert f"port {taken} on 127.0.0.1 is already in use" in str(other.exception)
+        finally:
+            dev.stop(root)
+
+
+def _kit_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k != "STORAGE_EMULATOR_HOST"}
+    return subprocess.run(
+        [*KIT, *args], capture_output=True, text=True, env=clean, cwd=cwd, check=False
+    )

@@ -91,7 +91,7 @@ def test_unknown_version_and_name(
         ("missing", "no such file"),
         ("not-json", "invalid JSON"),
         ("not-notebook", "not a Jupyter notebook"),
-        ("no-params", "no cell tagged 'parameters'"),
+        ("forecast-Copy1", "publish it as 'forecast-copy1'"),
         ("bad-params", "must hold only assignments"),
         ("bad name", "is not a valid notebook name"),
         ("secret", "possible secret (AWS Access Key)"),
@@ -111,8 +111,8 @@ def test_refusals_exit_2_with_one_line(
         path.write_text("{oops")
     elif kind == "not-notebook":
         path.write_text(json.dumps({"a": 1}))
-    elif kind == "no-params":
-        make_notebook(path.name, params=None)
+    elif kind == "forecast-Copy1":  # JupyterLab's Duplicate of forecast.ipynb
+        make_notebook(path.name)
     elif kind == "bad-params":
         make_notebook(path.name, params="for i in range(3):\n    pass\n")
     elif kind == "bad name":
@@ -133,3 +133,26 @@ def test_usage_errors_from_the_parser(
     result = kit_run("publish")
     assert result.returncode == 2
     assert "Missing argument" in result.stderr
+
+
+def test_a_notebook_without_parameters_cell_publishes_and_runs_without_parameters(
+    kit_run: Callable[..., subprocess.CompletedProcess[str]],
+    make_notebook: MakeNotebook,
+    gcs_settings: Settings,
+) -> None:
+    path = make_notebook("plain.ipynb", params=None, body="print('no parameters here')")
+    published = kit_run("publish", str(path))
+    assert published.returncode == 0, published.stderr
+    assert published.stdout.startswith("published plain@")
+    assert published.stderr.splitlines() == [
+        f"kit: note: {path}: no cell is tagged 'parameters', so it is published without "
+        "parameters (runs take no -p); tag the cell holding the defaults to declare some"
+    ]
+    version = published.stdout.split()[1].split("@")[1]
+    assert Catalog(gcs_settings).manifest("plain", version).parameters == []
+
+    unknown = kit_run("run", "plain", "--run-id", "p-1", "-p", "horizon", "3")
+    assert "unknown parameter 'horizon' (known: none)" in _one_line_error(unknown)
+    ran = kit_run("run", "plain", "--run-id", "p-2")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("succeeded: ")

@@ -19,6 +19,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from lab_support import jupyter_api
 
 from kit.catalog import SKIP_TAG, Catalog
 from kit.config import Settings
@@ -34,15 +35,7 @@ class Server:
     root: Path
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        request = urllib.request.Request(
-            self.url + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            data = resp.read()
-        return json.loads(data) if data else None
+        return jupyter_api(self.url, self.token, method, path, body)
 
 
 def _free_port() -> int:
@@ -119,8 +112,9 @@ class Kernel:
             timeout=120,
         )
 
-    def execute(self, code: str) -> tuple[str, str, dict[str, Any]]:
-        """Run code; return its stdout, its stderr and the execute_reply content."""
+    def execute(self, code: str, cell_id: str | None = None) -> tuple[str, str, dict[str, Any]]:
+        """Run code (as cell cell_id, as JupyterLab sends it); return its stdout, its
+        stderr and the execute_reply content."""
         msg_id = uuid.uuid4().hex
         self.ws.send(
             json.dumps(
@@ -134,7 +128,7 @@ class Kernel:
                         "date": datetime.now(UTC).isoformat(),
                     },
                     "parent_header": {},
-                    "metadata": {},
+                    "metadata": {"cellId": cell_id} if cell_id else {},
                     "content": {
                         "code": code,
                         "silent": False,
@@ -190,9 +184,10 @@ def test_publish_from_a_notebook_session(
         out, err, reply = kernel.execute("import kit; r = kit.publish()")
         assert reply["status"] == "ok", err
         assert out.startswith("published served@")
-        # The cell run before is not in the saved file: the user is told to save.
-        assert "PublishWarning" in err, err
-        assert "the cell run last in this kernel (In [1]) is not in the saved file" in err
+        # The code run before (sent without a cell id, as a console does) is in no saved
+        # cell: the user is told to save, once, on one line.
+        assert err.count("kit: warning: ") == 1, err
+        assert "the code run last in this kernel (In [1]) is in no cell of the saved file" in err
         out, err, reply = kernel.execute("print(r.name, r.version, r.created)")
         assert reply["status"] == "ok", err
         name, version, created = out.split()
@@ -244,3 +239,114 @@ def test_session_in_a_folder_with_saved_work(
     assert "<strong>Published</strong>" in kernel.html  # the result's _repr_html_
     version = out.split()[1].split("@")[1]
     assert Catalog(gcs_settings).resolve("demand").version == version
+
+
+def test_unsaved_work_is_judged_by_the_id_of_the_cell_run_before(
+    jupyter: Server, gcs_settings: Settings, notebook_builder: Callable[..., Any]
+) -> None:
+    nb = notebook_builder()
+    nbformat.write(nb, jupyter.root / "ids.ipynb")
+    params, body, publish = nb.cells[1], nb.cells[2], nb.cells[3]
+    session = jupyter.api(
+        "POST",
+        "/api/sessions",
+        {"path": "ids.ipynb", "type": "notebook", "kernel": {"name": "python3"}},
+    )
+    kernel = Kernel(jupyter, session["kernel"]["id"])
+    try:
+        assert kernel.execute(params.source, params.id)[2]["status"] == "ok"
+        assert kernel.execute(body.source, body.id)[2]["status"] == "ok"
+        _, saved_err, _ = kernel.execute(publish.source, publish.id)
+        # The body cell, edited and run, not saved: named as JupyterLab numbers it.
+        assert kernel.execute("result = horizon * 3\nprint(label, result)", body.id)[2]
+        _, edited_err, _ = kernel.execute(publish.source, publish.id)
+        # A cell that is not in the saved file: new, deleted, or lost in a page reload.
+        assert kernel.execute("scratch = 1", "not-in-the-file")[2]["status"] == "ok"
+        _, unknown_err, _ = kernel.execute(publish.source, publish.id)
+    finally:
+        kernel.close()
+    assert "kit: warning" not in saved_err, saved_err
+    assert edited_err.count("kit: warning: ") == 1, edited_err
+    assert "cell 3, In [4] ran code that differs from that cell in the saved file" in edited_err
+    assert "kit: warning" not in unknown_err, unknown_err
+
+
+def test_a_refusal_in_a_notebook_is_one_line_and_scripts_keep_the_traceback(
+    jupyter: Server, gcs_settings: Settings, kit_env: dict[str, str], tmp_path: Path
+) -> None:
+    nbformat.write(nbformat.v4.new_notebook(), jupyter.root / "refusing.ipynb")
+    session = jupyter.api(
+        "POST",
+        "/api/sessions",
+        {"path": "refusing.ipynb", "type": "notebook", "kernel": {"name": "python3"}},
+    )
+    kernel = Kernel(jupyter, session["kernel"]["id"])
+    try:
+        _, err, reply = kernel.execute("import kit\nkit.publish('forecast-Copy1.ipynb')")
+        _, soft_err, soft = kernel.execute(
+            "r = kit.publish('forecast-Copy1.ipynb', raise_on_error=False)\nprint(r)"
+        )
+        soft_out = kernel.execute("print(r)")[0]
+    finally:
+        kernel.close()
+    assert reply["status"] == "error"  # the cell stops, and so does "Run All"
+    assert reply["ename"] == "UsageError"
+    assert len(err.splitlines()) == 1, err  # not kit's 40-line traceback
+    assert "forecast-Copy1.ipynb: file name 'forecast-Copy1' is not a valid notebook name" in err
+    assert "publish it as 'forecast-copy1'" in err
+    assert soft["status"] == "ok"
+    assert soft_err.startswith("kit: error: forecast-Copy1.ipynb: file name")
+    assert soft_out.strip() == "None"
+
+    script = subprocess.run(
+        [sys.executable, "-c", "import kit; kit.publish('forecast-Copy1.ipynb')"],
+        env=kit_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert script.returncode == 1
+    assert script.stderr.startswith("Traceback")
+    assert script.stderr.rstrip().endswith("or --name forecast-copy1 in a shell")
+
+
+def test_a_kernel_without_the_emulator_fails_at_once_saying_what_to_do(
+    jupyter: Server, tmp_path: Path, notebook_builder: Callable[..., Any]
+) -> None:
+    """As a kernel of a JupyterLab started without `eval "$(kit dev env)"`, on a laptop
+    without Google credentials: no metadata-server probe (~13 s), one line saying how."""
+    from kit.storage.credentials import may_authenticate
+
+    if may_authenticate():
+        pytest.skip("this machine has Google credentials or is on Google Cloud")
+    nbformat.write(notebook_builder(), jupyter.root / "offline.ipynb")
+    session = jupyter.api(
+        "POST",
+        "/api/sessions",
+        {"path": "offline.ipynb", "type": "notebook", "kernel": {"name": "python3"}},
+    )
+    kernel = Kernel(jupyter, session["kernel"]["id"])
+    empty = tmp_path / "no-gcloud"
+    empty.mkdir()
+    try:
+        setup = (
+            "import os\n"
+            "for var in ('STORAGE_EMULATOR_HOST', 'GOOGLE_APPLICATION_CREDENTIALS'):\n"
+            "    os.environ.pop(var, None)\n"
+            f"os.environ['CLOUDSDK_CONFIG'] = {str(empty)!r}\n"
+        )
+        assert kernel.execute(setup)[2]["status"] == "ok"
+        _, err, reply = kernel.execute("import kit\nkit.publish()")
+        out, _, _ = kernel.execute(
+            "import sys\nprint(sorted(m for m in sys.modules if 'compute_engine' in m))"
+        )
+    finally:
+        kernel.close()
+    assert reply["status"] == "error"
+    assert len(err.splitlines()) == 1, err
+    assert "StorageError" in err
+    assert "no storage emulator and no Google credentials" in err
+    assert 'eval "$(kit dev env)"' in err
+    assert "gcloud auth application-default login" in err
+    assert out.strip() == "[]"  # google.auth never looked for a metadata server

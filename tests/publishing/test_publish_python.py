@@ -149,6 +149,21 @@ def test_a_percent_script_is_published_as_its_notebook(
     assert nb["metadata"]["kernelspec"]["language"] == "python"
 
 
+def test_a_percent_script_without_parameters_cell_is_published_without_parameters(
+    tmp_path: Path, gcs_settings: Settings
+) -> None:
+    path = write(tmp_path, "plain.py", "# %%\nx = 1\n\n# %%\nprint(x)\n")
+    told: list[str] = []
+    published = publish_notebook(path, settings=gcs_settings, inform=told.append)
+    assert published.manifest.parameters == []
+    assert published.manifest.extra["parameters_cell"] is None
+    assert told == [
+        f"{path}: no cell is tagged 'parameters', so it is published without parameters "
+        "(runs take no -p); tag the cell holding the defaults to declare some"
+    ]
+    assert published.notes == tuple(told)
+
+
 def test_cli_publishes_and_shows_a_module(kit_run: Run, tmp_path: Path) -> None:
     write(tmp_path, "small_model.py", MODULE)
     done = kit_run("publish", "small_model.py")
@@ -205,7 +220,6 @@ BAD_INPUTS = {
         '# %%\nimport os\n\n# %% tags=["parameters"]\nx = 1\nx = os.getcwd()\n',
         "parameters cell (cell 2), line 6: parameter 'x' already assigned on line 5",
     ),
-    "percent_no_parameters": ("# %%\nx = 1\n", "no cell tagged 'parameters'"),
     "bad_name": (MODULE, "invalid notebook name 'Bad Name'"),
 }
 

@@ -65,10 +65,6 @@ class TestRefusals:
         path.write_text(json.dumps(nb))
         assert "invalid notebook" in _refused(path, gcs_settings)
 
-    def test_no_parameters_cell(self, make_notebook: MakeNotebook, gcs_settings: Settings) -> None:
-        message = _refused(make_notebook(params=None), gcs_settings)
-        assert "no cell tagged 'parameters'" in message
-
     def test_two_parameters_cells(
         self, make_notebook: MakeNotebook, gcs_settings: Settings
     ) -> None:
@@ -89,7 +85,15 @@ class TestRefusals:
     ) -> None:
         message = _refused(make_notebook("My Notebook.ipynb"), gcs_settings)
         assert "'My Notebook' is not a valid notebook name" in message
-        assert "--name" in message
+        assert "publish it as 'my-notebook'" in message
+        assert 'kit.publish(name="my-notebook"), or --name my-notebook in a shell' in message
+
+    def test_a_jupyterlab_copy_is_refused_with_the_name_to_use(
+        self, make_notebook: MakeNotebook, gcs_settings: Settings
+    ) -> None:
+        message = _refused(make_notebook("forecast-Copy1.ipynb"), gcs_settings)
+        assert "file name 'forecast-Copy1' is not a valid notebook name" in message
+        assert "publish it as 'forecast-copy1'" in message
 
     def test_upper_case_stem_is_not_lowered(
         self, make_notebook: MakeNotebook, gcs_settings: Settings
@@ -105,7 +109,8 @@ class TestRefusals:
     def test_secret(self, make_notebook: MakeNotebook, gcs_settings: Settings) -> None:
         path = make_notebook(body=f'x = 1\naws_key = "{AWS_KEY}"')
         message = _refused(path, gcs_settings)
-        assert "cell 3, line 2: possible secret (AWS Access Key)" in message
+        # Numbered as JupyterLab shows it (kit.cells): the third cell, run as In [3].
+        assert "cell 3, In [3], line 2: possible secret (AWS Access Key)" in message
         assert AWS_KEY not in message
 
     def test_non_python_kernel(self, make_notebook: MakeNotebook, gcs_settings: Settings) -> None:

@@ -18,6 +18,7 @@ from kit.catalog import SKIP_TAG, VERSION_RE, Catalog
 from kit.config import Settings
 from kit.errors import NotFoundError, UsageError
 from kit.publishing import PublishWarning, publish_notebook, rollback, show, versions
+from kit.publishing.strip import identity
 from kit.storage import storage_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,8 +44,10 @@ def test_round_trip(make_notebook: MakeNotebook, gcs_settings: Settings) -> None
 
     stored = storage_for(result.url).read(result.url)
     digest = hashlib.sha256(stored).hexdigest()
-    assert result.version.endswith("-" + digest[:12])
     nb = nbformat.reads(stored.decode(), as_version=4)
+    # The version names what runs (strip.identity), not the bytes JupyterLab may rewrite.
+    assert result.version.endswith("-" + identity(nb)[:12])
+    assert result.manifest.extra["code_sha256"] == identity(nb)
     assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if "outputs" in c)
     assert nb.cells[-1].metadata.tags == [SKIP_TAG]
     assert "widgets" not in nb.metadata
@@ -83,10 +86,13 @@ def test_identical_content_is_a_no_op(make_notebook: MakeNotebook, gcs_settings:
     generation = storage_for(gcs_settings.modules_bucket).stat(
         Catalog(gcs_settings).latest_url("same")
     )
-    # New outputs and execution counts do not make a new version.
+    # New outputs and execution counts, the metadata JupyterLab writes on save and prose
+    # do not make a new version: only what runs does (strip.identity).
     nb = nbformat.read(path, as_version=4)
     nb.cells[2].outputs = []
     nb.cells[2].execution_count = 42
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7", "file_extension": ".py"}
+    nb.cells[0].source = "# Demo, reworded"
     nbformat.write(nb, path)
     again = publish_notebook(path, settings=gcs_settings)
 

@@ -80,13 +80,17 @@ def test_check_names_notebook_cell_and_line_but_not_the_secret() -> None:
         cells=[
             new_markdown_cell("# x"),
             new_code_cell("a = 1"),
-            new_code_cell(f'a = 2\nb = 3\naws = "{AWS_KEY}"\npassword = "hunter2hunter2"'),
+            new_code_cell(
+                f'a = 2\nb = 3\naws = "{AWS_KEY}"\npassword = "hunter2hunter2"', execution_count=7
+            ),
         ]
     )
     with pytest.raises(UsageError) as info:
         secrets.check(nb, Path("nb/demo.ipynb"))
     message = str(info.value)
-    assert message.startswith("nb/demo.ipynb: cell 3, line 3: possible secret (AWS Access Key)")
+    assert message.startswith(
+        "nb/demo.ipynb: cell 3, In [7], line 3: possible secret (AWS Access Key)"
+    )
     assert "(and 1 more)" in message
     assert AWS_KEY not in message
     assert "hunter2" not in message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,12 +17,23 @@ MakeNotebook = Callable[..., Path]
 
 
 class FakeShell:
-    """What kit.publishing.session uses of an IPython kernel shell."""
+    """What kit.publishing.session uses of an IPython kernel shell.
+
+    last_execution_result as IPython keeps it: the cell run before the current one, with
+    the cell id JupyterLab sent (None: a frontend without ids, such as a console).
+    """
 
     kernel = object()
 
-    def __init__(self, user_ns: dict[str, Any]) -> None:
+    def __init__(
+        self, user_ns: dict[str, Any], last: tuple[str, str | None, int] | None = None
+    ) -> None:
         self.user_ns = user_ns
+        self.last_execution_result = None
+        if last is not None:
+            raw, cell_id, count = last
+            info = SimpleNamespace(raw_cell=raw, cell_id=cell_id, silent=False)
+            self.last_execution_result = SimpleNamespace(info=info, execution_count=count)
 
     def transform_cell(self, source: str) -> str:
         return source.rstrip() + "\n"
@@ -63,7 +75,9 @@ def test_no_session_at_all() -> None:
         session.notebook_path(FakeShell({}))
 
 
-def test_unsaved_work_detection(make_notebook: MakeNotebook, notebook_builder: Any) -> None:
+def test_unsaved_work_without_cell_ids_compares_code(
+    make_notebook: MakeNotebook, notebook_builder: Any
+) -> None:
     nb = notebook_builder()
     path = Path("nb.ipynb")
     saved = "result = horizon * 2\nprint(label, result)"
@@ -78,8 +92,30 @@ def test_unsaved_work_detection(make_notebook: MakeNotebook, notebook_builder: A
     assert check("scratch = 1", saved, publish) is None  # only the last run cell counts
     warning = check(saved, "result = horizon * 3", publish)
     assert warning is not None
-    assert warning.startswith("nb.ipynb: the cell run last in this kernel (In [2])")
+    assert warning.startswith(
+        "nb.ipynb: the code run last in this kernel (In [2]) is in no cell of the saved file"
+    )
     assert "save the notebook" in warning
+
+
+def test_unsaved_work_by_cell_id_names_the_cell_and_stays_quiet_when_unsure(
+    notebook_builder: Any,
+) -> None:
+    nb = notebook_builder()  # nbformat 4.5: cells have ids
+    body = nb.cells[2]
+    path = Path("nb.ipynb")
+
+    def check(raw: str, cell_id: str | None, count: int = 7) -> str | None:
+        return session.unsaved_work(FakeShell({"In": []}, (raw, cell_id, count)), nb, path)
+
+    assert check(body.source, body.id) is None  # run as saved
+    assert check(body.source + "\n  ", body.id) is None  # trailing whitespace
+    warning = check("result = horizon * 3", body.id)
+    assert warning is not None
+    assert warning.startswith("nb.ipynb: cell 3, In [7] ran code that differs from that cell")
+    # Not in the saved file: new, deleted, lost in a page reload, or another notebook's.
+    assert check("scratch = 1", "abcdef12") is None
+    assert check("import kit\nkit.publish()", "other-id") is None  # a publish again
 
 
 def test_publish_from_a_kernel_warns_about_unsaved_work(
@@ -92,5 +128,6 @@ def test_publish_from_a_kernel_warns_about_unsaved_work(
     warned: list[str] = []
     result = publish_notebook(settings=gcs_settings, warn=warned.append)
     assert result.name == "live"
-    assert any("is not in the saved file" in w for w in warned)
+    assert any("is in no cell of the saved file" in w for w in warned)
     assert result.warnings == tuple(warned)
+    assert result.title.startswith("Published with warnings")

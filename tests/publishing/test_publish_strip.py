@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import nbformat
-from nbformat.v4 import new_code_cell
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from kit.catalog import SKIP_TAG
 from kit.publishing.strip import is_publish_cell, strip
@@ -70,3 +70,42 @@ def test_publish_cell_detection() -> None:
     assert is_publish_cell("from kit import record, publish")
     assert not is_publish_cell("import kit\nkit.record('x', 1)")
     assert not is_publish_cell("published = True")
+
+
+def test_the_identity_is_what_runs(notebook_builder: Callable[..., Any]) -> None:
+    nb = notebook_builder()
+    base = strip(nb).identity
+
+    def changed(edit: Callable[[Any], None]) -> bool:
+        other = copy.deepcopy(nb)
+        edit(other)
+        return strip(other).identity != base
+
+    # What JupyterLab writes on save, and prose, do not make a new version.
+    def save_in_jupyterlab(x: Any) -> None:
+        x.metadata["language_info"] = {
+            "codemirror_mode": {"name": "ipython", "version": 3},
+            "file_extension": ".py",
+            "mimetype": "text/x-python",
+            "name": "python",
+            "nbconvert_exporter": "python",
+            "pygments_lexer": "ipython3",
+            "version": "3.11.7",
+        }
+        x.metadata["kernelspec"]["display_name"] = "Python 3 (ipykernel)"
+        x.cells[2].metadata["execution"] = {"iopub.status.busy": "2026-11-23T10:00:00Z"}
+        x.cells[2].id = "renamed-id"
+
+    assert not changed(save_in_jupyterlab)
+    assert not changed(lambda x: setattr(x.cells[0], "source", "# Another title"))
+    assert not changed(lambda x: x.cells.append(new_markdown_cell("more prose")))
+    assert not changed(lambda x: x.cells[2].metadata.update(tags=["keep-me"]))  # not read
+    # A publish cell is skipped by runs, whatever it holds.
+    assert not changed(lambda x: setattr(x.cells[3], "source", "kit.publish(name='demo')"))
+    # What runs does.
+    assert changed(lambda x: setattr(x.cells[2], "source", "result = horizon * 3"))
+    assert changed(lambda x: setattr(x.cells[1], "source", "horizon = 31"))
+    assert changed(lambda x: x.cells[2].metadata.update(tags=["raises-exception"]))
+    assert changed(lambda x: x.cells[1].metadata.update(tags=[]))  # no parameters cell now
+    assert changed(lambda x: x.metadata["kernelspec"].update(name="python3-forecast"))
+    assert changed(lambda x: x.cells.insert(2, new_code_cell("import os")))

@@ -14,21 +14,8 @@ import re
 from pathlib import Path
 
 import pytest
-from review_support import ROOT
+from lab_support import CHROMIUM, CHROMIUM_ARGS, README_IMAGES
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # Without these, background connections are refused by the closed network and stall it.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-README_IMAGES = ROOT / "docs" / "img"
 RED = "rgb(207, 34, 46)"  # styles.STATUS_COLOURS["failed"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -404,3 +405,34 @@ def test_an_output_that_cannot_be_saved_stops_the_run_without_a_record(
     with pytest.raises(StorageError, match=r"cannot write .*runs/unsaved/r1/output\.ipynb"):
         run(settings, str(nb), "r1")
     assert not (output.parent / "run.json").exists()
+
+
+def test_an_adhoc_file_whose_name_is_not_a_notebook_name_runs_with_name(
+    gcs_settings: Settings, make_notebook: MakeNotebook
+) -> None:
+    path = make_notebook("My Forecast (v2)", "print(x)")
+    refused = run_kit("run", str(path), "--run-id", "n1", env=kit_env(gcs_settings))
+    assert refused.returncode == 2
+    assert refused.stderr.strip().endswith(
+        "file name 'My Forecast (v2)' is not a valid notebook name ([a-z0-9][a-z0-9_-]{0,62}); "
+        "run it with --name my-forecast-v2"
+    )
+    ran = run_kit(
+        "run", str(path), "--run-id", "n1", "--name", "my-forecast-v2", env=kit_env(gcs_settings)
+    )
+    assert ran.returncode == 0, ran.stderr
+    expected = f"{gcs_settings.outputs_bucket}/runs/my-forecast-v2/n1/output.ipynb"
+    assert ran.stdout.strip() == f"succeeded: {expected}"
+    # A published notebook runs under its own name.
+    published = run_kit(
+        "run", "forecast", "--run-id", "n2", "--name", "other", env=kit_env(gcs_settings)
+    )
+    assert published.returncode == 2
+    assert "--name applies to a notebook file or URL" in published.stderr
+
+
+def test_run_help_lists_the_parameter_option() -> None:
+    shown = run_kit("run", "--help", env=dict(os.environ))
+    assert shown.returncode == 0
+    assert "-p, --param KEY VALUE" in shown.stdout
+    assert "--name TEXT" in shown.stdout
