@@ -3,7 +3,7 @@
 Nothing else: no notebook, no storage. `.venv/bin/python bench/kernel_floor.py` does it the
 way jupyter_client's documentation shows (`start_new_kernel`, `shutdown_kernel(now=True)`);
 with `--kit` the kernel is started, awaited and stopped as `kit run` does it
-(kit.runner.kernel), which shows what kit adds beyond its own way of starting kernels;
+(kit.runner.kernel_manager), which shows what kit adds beyond its own way of starting kernels;
 `--kit --without-ready` awaits it with jupyter_client's own client instead of kit's
 ReadyClient (what that client buys, measurement 1).
 """
@@ -34,7 +34,7 @@ def kit_floor(ready_client: bool = True) -> None:
 
     from jupyter_client.asynchronous.client import AsyncKernelClient
 
-    from kit.runner import kernel
+    from kit.runner import kernel_manager as kernel
 
     km = kernel.kernel_manager("python3")
     if not ready_client:

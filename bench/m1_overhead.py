@@ -40,8 +40,8 @@ NAME = "bench-tiny"
 # engine's saves only matter with many cells: measurement 2.
 TRICKS = (
     Trick("ready", "kernel client ready without jupyter_client's idle IOPub wait",
-          "kit/runner/kernel.py ReadyClient", basis="wall"),
-    Trick("debugpy", "ipykernel started with debugpy hidden", "kit/kernel.py"),
+          "kit/runner/kernel_manager.py ReadyClient", basis="wall"),
+    Trick("debugpy", "ipykernel started with debugpy hidden", "kit/kernel_launcher.py"),
     Trick("gcpause", "no cyclic GC during start-up (kit run and kernel)", "kit/gcpause.py"),
     Trick("block-gcsfs", "papermill's gcsfs import blocked",
           "kit/runner/execute.py UNUSED_IMPORTS"),
@@ -141,7 +141,7 @@ def measure(stage: Stage, quick: bool) -> Section:
         "rotates every round. The notebook: a `parameters` cell `x = 1` and `print(x + 1)`. "
         "(a) and (b) read it from and write their output to the embedded GCS; (c) executes "
         "one cell with jupyter_client's `start_new_kernel` and `shutdown_kernel(now=True)`; "
-        "(d) does the same with kit's kernel start (kit.runner.kernel).",
+        "(d) does the same with kit's kernel start (kit.runner.kernel_manager).",
         samples_table(samples),
         f"kit run over the floor: {a - c:+.3f} s; papermill over the floor: {b - c:+.3f} s; "
         f"kit run over kit's own floor (d): {a - d:+.3f} s.",
@@ -149,7 +149,8 @@ def measure(stage: Stage, quick: bool) -> Section:
         "`wait_for_ready` listens until IOPub has been quiet for 0.2 s, and ipykernel "
         "imports debugpy at start-up. `kit run` returns as soon as the kernel answers on "
         "both channels, starts ipykernel without debugpy and without the cyclic GC "
-        "(kit/runner/kernel.py, kit/kernel.py, kit/gcpause.py). (d) is that start alone: "
+        "(kit/runner/kernel_manager.py, kit/kernel_launcher.py, kit/gcpause.py). "
+        "(d) is that start alone: "
         "what `kit run` costs beyond it is its own work (CLI, storage client, papermill, "
         "saving, run.json).",
         "**What each start-up measure buys.** kit keeps a measure that reaches into a "

@@ -23,8 +23,8 @@ from typing import Any
 
 TRICKS = (
     "engine",  # kit.runner.engine: no save around markdown cells, plain JSON saves
-    "ready",  # kit.runner.kernel.ReadyClient: no 0.2 s IOPub flush in wait_for_ready
-    "debugpy",  # kit.kernel: debugpy hidden while ipykernel starts
+    "ready",  # kit.runner.kernel_manager.ReadyClient: no 0.2 s IOPub flush in wait_for_ready
+    "debugpy",  # kit.kernel_launcher: debugpy hidden while ipykernel starts
     "gcpause",  # kit.gcpause: no cyclic GC during start-up (kit run and its kernel)
     "block-gcsfs",  # kit.runner.execute.UNUSED_IMPORTS: gcsfs
     "block-formats",  # kit.runner.execute.UNUSED_IMPORTS: jsonschema's format checkers
@@ -78,7 +78,7 @@ def _kernel_patches(without: set[str]) -> Callable[[ModuleType], None]:
         def kernel_manager(kernel_name: str) -> Any:
             km = make(kernel_name)
             argv = km.kernel_spec.argv
-            if argv[1:3] == ["-m", "kit.kernel"]:
+            if argv[1:3] == ["-m", "kit.kernel_launcher"]:
                 flags = [f"--without={t}" for t in sorted(kernel_side)]
                 km.kernel_spec.argv = [argv[0], __file__, "--kernel", *flags, *argv[3:]]
             return km
@@ -116,7 +116,7 @@ def main(argv: list[str]) -> None:
         gcpause.pause = _noop
         gcpause.resume = _noop
     if kernel:
-        from kit import kernel as launcher
+        from kit import kernel_launcher as launcher
 
         if "debugpy" in without:
             launcher.without_debugpy = contextlib.nullcontext  # type: ignore[assignment]
@@ -126,7 +126,7 @@ def main(argv: list[str]) -> None:
     if "engine" in without:
         patches["kit.runner.engine"] = _no_engine
     if without & {"ready", "debugpy", "gcpause"}:
-        patches["kit.runner.kernel"] = _kernel_patches(without)
+        patches["kit.runner.kernel_manager"] = _kernel_patches(without)
     sys.meta_path.insert(0, _AfterImport(patches))
     from kit.runner import execute
 

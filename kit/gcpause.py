@@ -4,7 +4,7 @@
 first cell can run, and its kernel ipykernel and IPython: hundreds of modules, whose
 objects CPython's collector keeps scanning as they pile up, for nothing (they live as
 long as the process). bench/results.md shows what pausing it until start-up is over buys
-(kit run and its kernel, kit.kernel). `resume` then freezes what start-up made, so later
+(kit run and its kernel, kit.kernel_launcher). `resume` then freezes what start-up made, so later
 collections (the interpreter's last ones at exit included) skip it, and collects
 normally from there on; it does nothing unless `pause` was called, so library callers
 of the runner are unaffected. tests/gcpause/test_gc_contract.py checks the collector

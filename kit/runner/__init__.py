@@ -18,11 +18,11 @@ from typing import Any, TextIO
 from kit import run_contract as contract
 from kit.config import RUN_ID_VAR, Settings
 from kit.errors import UsageError
-from kit.runner import record as records
+from kit.runner import record_writer as records
 from kit.runner.execute import Session, StopSignal
 from kit.runner.index import RunIndex
-from kit.runner.nbio import OutputWriter
 from kit.runner.outcome import Outcome
+from kit.runner.papermill_io import OutputWriter
 from kit.runner.params import effective, resolve_parameters
 from kit.runner.progress import reporter
 from kit.runner.source import Source, load_source

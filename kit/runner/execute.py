@@ -21,8 +21,8 @@ from typing import Any
 
 from kit import gcpause
 from kit.catalog import SKIP_TAG
-from kit.runner.nbio import OutputWriter, PreparedSource
 from kit.runner.outcome import Outcome, classify, stopped
+from kit.runner.papermill_io import OutputWriter, PreparedSource
 from kit.runner.watch import CellWatch
 
 # Optional imports of our dependencies that kit's own process never uses, and that cost
@@ -134,7 +134,7 @@ class Session:
         km: Any = None
         try:
             try:
-                from kit.runner import kernel
+                from kit.runner import kernel_manager as kernel
 
                 km = kernel.kernel_manager(self.kernel_name)
                 kernel.start(km, self.kernel_env)

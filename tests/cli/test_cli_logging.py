@@ -29,10 +29,10 @@ def test_verbose_run_logs_storage_calls_the_kernel_and_the_saves(
     record = output.replace("output.ipynb", "run.json")
     log = done.stderr
     assert re.search(rf"DEBUG kit\.storage\.gcs: write \d+ bytes if generation 0 to {output}", log)
-    assert f"INFO kit.runner.nbio: claimed {output}" in log
+    assert f"INFO kit.runner.papermill_io: claimed {output}" in log
     assert re.search(r"DEBUG kit\.runner\.kernel: starting kernel python3: .* -m kit\.kernel", log)
     assert re.search(r"DEBUG kit\.runner\.kernel: kernel stopped \(pid \d+", log)
-    assert re.search(rf"DEBUG kit\.runner\.nbio: saved {output} \(generation \d+\)", log)
+    assert re.search(rf"DEBUG kit\.runner\.papermill_io: saved {output} \(generation \d+\)", log)
     assert f"INFO kit.runner: succeeded: recorded in {record}" in log
     assert "kit: cell 1 started" in log  # the progress lines are still there
     assert done.stdout == f"succeeded: {output}\n"
@@ -45,7 +45,7 @@ def test_kit_log_level_shows_the_same_without_the_flag(
     env = kit_env(gcs_settings, KIT_LOG_LEVEL="info")
     done = run_kit("run", str(nb), "--run-id", "l1", env=env)
     assert done.returncode == 0, done.stderr
-    assert "INFO kit.runner.nbio: claimed " in done.stderr
+    assert "INFO kit.runner.papermill_io: claimed " in done.stderr
     assert "DEBUG" not in done.stderr
 
 
@@ -69,7 +69,9 @@ def test_json_log_lines_when_the_log_format_is_json(
     entries = [json.loads(line) for line in done.stderr.splitlines()]
     logged = [e for e in entries if "logger" in e]
     assert {"severity", "message", "logger", "time"} <= set(logged[0])
-    assert any(e["logger"] == "kit.runner.kernel" and e["severity"] == "DEBUG" for e in logged)
+    assert any(
+        e["logger"] == "kit.runner.kernel_manager" and e["severity"] == "DEBUG" for e in logged
+    )
 
 
 def test_an_error_is_one_line_and_verbose_adds_its_causes(
@@ -102,7 +104,7 @@ def test_a_bad_log_level_is_a_one_line_settings_error(gcs_settings: Settings) ->
 def test_importing_kit_configures_no_logging() -> None:
     code = (
         "import logging, json\n"
-        "import kit, kit.cli.main, kit.runner, kit.runner.execute, kit.runner.kernel\n"
+        "import kit, kit.cli.main, kit.runner, kit.runner.execute, kit.runner.kernel_manager\n"
         "import kit.publishing, kit.review, kit.storage.gcs, kit.config, kit.dev\n"
         "names = ['', 'kit', 'papermill', 'google.api_core.retry']\n"
         "print(json.dumps({n: [logging.getLogger(n).level, len(logging.getLogger(n).handlers)]"

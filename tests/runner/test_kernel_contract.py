@@ -1,8 +1,8 @@
 """What the runner's kernel start relies on in jupyter_client, nbclient and ipykernel.
 
-kit.runner.kernel.ReadyClient skips jupyter_client's idle IOPub flush, and kit.kernel
-starts ipykernel with debugpy hidden (bench/results.md shows what each buys). These tests
-fail when a pinned library stops behaving as those two rely on.
+kit.runner.kernel_manager.ReadyClient skips jupyter_client's idle IOPub flush, and
+kit.kernel_launcher starts ipykernel with debugpy hidden (bench/results.md shows what each
+buys). These tests fail when a pinned library stops behaving as those two rely on.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from jupyter_client.asynchronous.client import AsyncKernelClient
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from kit.runner import kernel
+from kit.runner import kernel_manager as kernel
 
 pytestmark = pytest.mark.slow
 
@@ -143,7 +143,7 @@ print(json.dumps({{
 def test_ipykernel_treats_a_missing_debugpy_as_no_debugger(
     hide: str, expected: dict[str, bool]
 ) -> None:
-    """kit.kernel hides debugpy: ipykernel must then start without a debugger rather than
+    """kit.kernel_launcher hides debugpy: ipykernel must then start without a debugger rather than
     fail; and without the hiding it must load debugpy (or hiding it buys nothing)."""
     done = subprocess.run(
         [sys.executable, "-c", _DEBUGGER.format(hide=hide)],

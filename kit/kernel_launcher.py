@@ -1,4 +1,4 @@
-"""`python -m kit.kernel -f CONNECTION_FILE`: the IPython kernel of `kit run`, sans debugger.
+"""`python -m kit.kernel_launcher -f CONNECTION_FILE`: `kit run`'s IPython kernel, sans debugger.
 
 ipykernel imports debugpy while it starts so that a frontend can attach a debugger; a
 run's kernel has no frontend. This launcher hides debugpy while the kernel initialises

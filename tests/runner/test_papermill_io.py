@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kit.errors import StorageError, UsageError
-from kit.runner.nbio import OutputWriter
+from kit.runner.papermill_io import OutputWriter
 from kit.storage import storage_for
 
 
@@ -49,12 +49,12 @@ def test_a_failed_upload_is_raised_by_flush_and_stops_later_saves(tmp_path: Path
 def test_a_big_save_goes_through_a_file_and_only_the_newest_is_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kit.runner import nbio
+    from kit.runner import papermill_io
 
-    monkeypatch.setattr(nbio, "SPOOL_FROM", 1000)
+    monkeypatch.setattr(papermill_io, "SPOOL_FROM", 1000)
     monkeypatch.setenv("TMPDIR", str(tmp_path / "spool"))
     (tmp_path / "spool").mkdir()
-    monkeypatch.setattr(nbio.tempfile, "tempdir", None)  # TMPDIR is read again
+    monkeypatch.setattr(papermill_io.tempfile, "tempdir", None)  # TMPDIR is read again
     writer = _writer(tmp_path)
     writer.claim({"cells": []})
     for n in range(20):

@@ -76,7 +76,7 @@ def kernel_manager(kernel_name: str) -> AsyncKernelManager:
     kernel traffic off TCP (and ipykernel quiet about it). Kernel specs are looked up
     in Jupyter's data paths (jupyter_client would also import IPython, ~50 ms, only to
     add the legacy ~/.ipython/kernels). The environment's own IPython kernel is started
-    through `kit.kernel`, which skips the debugger a run cannot use.
+    through `kit.kernel_launcher`, which skips the debugger a run cannot use.
     """
     ipc = os.path.join(tempfile.mkdtemp(prefix="kit-kernel-"), "kernel")
     specs = KernelSpecManager(kernel_dirs=jupyter_path("kernels"))
@@ -87,7 +87,7 @@ def kernel_manager(kernel_name: str) -> AsyncKernelManager:
     spec = km.kernel_spec
     ipykernel = ["-m", "ipykernel_launcher"]
     if spec and spec.argv[0] in ("python", sys.executable) and spec.argv[1:3] == ipykernel:
-        spec.argv = [spec.argv[0], "-m", "kit.kernel", *spec.argv[3:]]
+        spec.argv = [spec.argv[0], "-m", "kit.kernel_launcher", *spec.argv[3:]]
     return km
 
 
