@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from kit.config import Settings
-from kit.runner import kernel, run
+from kit.runner import kernel_manager as kernel
+from kit.runner import run
 
 
 def _started() -> Any:
