@@ -30,8 +30,11 @@ def test_verbose_run_logs_storage_calls_the_kernel_and_the_saves(
     log = done.stderr
     assert re.search(rf"DEBUG kit\.storage\.gcs: write \d+ bytes if generation 0 to {output}", log)
     assert f"INFO kit.runner.papermill_io: claimed {output}" in log
-    assert re.search(r"DEBUG kit\.runner\.kernel: starting kernel python3: .* -m kit\.kernel", log)
-    assert re.search(r"DEBUG kit\.runner\.kernel: kernel stopped \(pid \d+", log)
+    starting = (
+        r"DEBUG kit\.runner\.kernel_manager: starting kernel python3: .* -m kit\.kernel_launcher"
+    )
+    assert re.search(starting, log)
+    assert re.search(r"DEBUG kit\.runner\.kernel_manager: kernel stopped \(pid \d+", log)
     assert re.search(rf"DEBUG kit\.runner\.papermill_io: saved {output} \(generation \d+\)", log)
     assert f"INFO kit.runner: succeeded: recorded in {record}" in log
     assert "kit: cell 1 started" in log  # the progress lines are still there

@@ -91,7 +91,7 @@ def test_runs_use_kits_launcher_and_notebooks_see_debugpy_and_the_collector(
     assert result.status == "succeeded"
     out = json.loads(Path(result.output_url).read_text())
     printed = ["".join(o["text"]) for c in out["cells"] for o in c.get("outputs", [])]
-    assert printed[0].strip().endswith(os.path.join("kit", "kernel.py"))
+    assert printed[0].strip().endswith(os.path.join("kit", "kernel_launcher.py"))
     assert printed[1] == "debugpy\n"
     assert printed[2] == "True\n"  # the collector is back on once the kernel has started
 
