@@ -76,20 +76,10 @@ def is_path(text: str) -> bool:
     return bool(_URL.match(text)) and not any(c.isspace() for c in text)
 
 
-def _middle(text: str, width: int) -> str:
-    """The start and the end of a text too long for `width`, joined by '…'."""
-    if len(text) <= width:
-        return text
-    if width <= 1:
-        return "…"[:width]
-    tail = (width - 1) // 2
-    return text[: width - 1 - tail] + "…" + text[len(text) - tail :]
-
-
 def path(text: str, width: int) -> str:
     """A URL or path in `width` characters keeping its end, where runs differ: whole
-    folders are dropped from the front (…/prophet-examples/sales.csv), then the middle
-    of the file name goes (…/example_wp…manning.csv)."""
+    folders are dropped from the front (…/prophet-examples/sales.csv), then the front of
+    the file name, whose end tells files apart more often (…peyton_manning.csv)."""
     if len(text) <= width:
         return text
     slash = "/" if text.endswith("/") else ""
@@ -98,7 +88,8 @@ def path(text: str, width: int) -> str:
         shown = "…/" + "/".join(parts[start:]) + slash
         if len(shown) <= width:
             return shown
-    return "…/" + _middle(parts[-1] + slash, width - 2) if width > 3 else "…"[:width]
+    name = parts[-1] + slash
+    return "…" + name[len(name) - (width - 1) :] if width > 1 else "…"[:width]
 
 
 def value(val: Any, width: int = 40) -> str:
@@ -149,27 +140,38 @@ def _pairs(mapping: Mapping[str, Any], width: int, limit: int | None, show: Any)
 
 
 def tell_apart(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Parameters of several runs, shown side by side: each URL or path cut to the end
-    that tells it from the other values of its parameter (gs://b/x/sales.csv and
-    gs://b/x/retail.csv become …/sales.csv and …/retail.csv; gs://b/2026-11/a.csv and
-    gs://b/2026-12/a.csv keep their folder), and the parameters whose value differs between
-    the rows first, the ones every row shares after them."""
-    values: dict[str, set[Any]] = {}
+    """Parameters of several runs, shown side by side, so that what tells them apart shows
+    first and whole.
+
+    Each URL or path is cut to the end that tells it from the other values of its
+    parameter (gs://b/x/sales.csv and gs://b/x/retail.csv become …/sales.csv and
+    …/retail.csv; gs://b/2026-11/a.csv and gs://b/2026-12/a.csv keep their folder). The
+    parameters are ordered: those that split the runs into a few series first (fewest
+    different values, URLs first: the dataset of a fan-out), those with a value per run
+    (a run date) next, those every run shares last.
+    """
+    values: dict[str, set[str]] = {}
+    paths: dict[str, set[str]] = {}
     for row in rows:
         for key, val in row.items():
             values.setdefault(key, set()).add(json.dumps(val, sort_keys=True, default=str))
-    varying = [k for k, seen in values.items() if len(seen) > 1 or len(rows) == 1]
-    short: dict[str, dict[str, str]] = {}
-    for key in values:
-        paths = {v for v in (row.get(key) for row in rows) if isinstance(v, str) and is_path(v)}
-        short[key] = _tails(paths)
+            if isinstance(val, str) and is_path(val):
+                paths.setdefault(key, set()).add(val)
+    short = {key: _tails(found) for key, found in paths.items()}
+
+    def rank(key: str) -> tuple[bool, int, bool]:
+        count = len(values[key])
+        return count == 1 and len(rows) > 1, count, key not in paths
+
     shown = []
     for row in rows:
-        order = sorted(row, key=lambda k: k not in varying)  # stable: record order kept
-        shown.append(
-            {k: short[k].get(row[k], row[k]) if isinstance(row[k], str) else row[k] for k in order}
-        )
+        order = sorted(row, key=rank)  # stable: record order among equals
+        shown.append({k: _short(short, k, row[k]) for k in order})
     return shown
+
+
+def _short(short: Mapping[str, Mapping[str, str]], key: str, val: Any) -> Any:
+    return short.get(key, {}).get(val, val) if isinstance(val, str) else val
 
 
 def _tails(paths: Iterable[str]) -> dict[str, str]:
@@ -186,9 +188,15 @@ def _tails(paths: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def one_line(text: str | None, width: int | None = None) -> str:
-    """A reason or message on one line (newlines and runs of spaces made one space)."""
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:;,'\"()]*/([^\s:;,'\"()/]+)")
+
+
+def one_line(text: str | None, width: int | None = None, *, urls: bool = True) -> str:
+    """A reason or message on one line (newlines and runs of spaces made one space); with
+    urls=False, each URL in it cut to its file name (…/sales.csv: 12 rows), for a listing."""
     flat = " ".join((text or "").split())
+    if not urls:
+        flat = _URL_IN_TEXT.sub(r"…/\1", flat)
     return flat if width is None or len(flat) <= width else flat[: width - 1] + "…"
 
 

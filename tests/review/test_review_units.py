@@ -161,6 +161,8 @@ def test_formatting() -> None:
     assert fmt.pairs({"a": 1, "b": "s", "c": None}, limit=2) == "a=1, b=s, …"
     assert fmt.one_line("ValueError: bad\n  input") == "ValueError: bad input"
     assert fmt.one_line("x" * 30, 10) == "x" * 9 + "…"
+    reason = "ValueError: gs://kit-data/p/peyton.csv: 2905 rows (see https://x.org/a/b)"
+    assert fmt.one_line(reason, urls=False) == "ValueError: …/peyton.csv: 2905 rows (see …/b)"
 
 
 def test_numbers_are_formatted_for_people() -> None:
@@ -181,23 +183,28 @@ def test_urls_keep_the_end_that_tells_runs_apart() -> None:
     url = "gs://kit-data/prophet-examples/example_wp_log_peyton_manning.csv"
     assert fmt.value(url) == "…/example_wp_log_peyton_manning.csv"
     assert fmt.value(url, 60) == "…/prophet-examples/example_wp_log_peyton_manning.csv"
-    assert fmt.value(url, 24) == "…/example_wp_…anning.csv"
+    assert fmt.value(url, 24) == "…_log_peyton_manning.csv"
     assert fmt.value(url, 100) == url
     assert fmt.value("2026/11/23/a-long-value-that-is-no-path", 12) == "2026/11/23/…"
     rows = fmt.tell_apart(
         [
-            {"run_date": "2026-11-23", "horizon": 365, "dataset_url": url},
-            {"run_date": "2026-11-23", "horizon": 24, "dataset_url": "gs://b/p/retail.csv"},
+            {"run_date": "2026-11-23", "horizon": 365, "dataset_url": url, "seed": 1},
+            {"run_date": "2026-11-30", "horizon": 24, "dataset_url": "gs://b/p/retail.csv"},
+            {"run_date": "2026-12-07", "horizon": 24, "dataset_url": "gs://b/p/retail.csv"},
         ]
     )
-    assert rows == [  # what differs first, then what every row shares
-        {
-            "horizon": 365,
-            "dataset_url": "…/example_wp_log_peyton_manning.csv",
-            "run_date": "2026-11-23",
-        },
-        {"horizon": 24, "dataset_url": "…/retail.csv", "run_date": "2026-11-23"},
+    # The series first (a URL before others as few), then a value per run, then the shared.
+    assert [list(row.items()) for row in rows] == [
+        [
+            ("dataset_url", "…/example_wp_log_peyton_manning.csv"),
+            ("horizon", 365),
+            ("run_date", "2026-11-23"),
+            ("seed", 1),
+        ],
+        [("dataset_url", "…/retail.csv"), ("horizon", 24), ("run_date", "2026-11-30")],
+        [("dataset_url", "…/retail.csv"), ("horizon", 24), ("run_date", "2026-12-07")],
     ]
+    assert fmt.tell_apart([{"t": [1, 2]}, {"t": {"a": 1}}]) == [{"t": [1, 2]}, {"t": {"a": 1}}]
     same_name = fmt.tell_apart([{"u": "gs://b/2026-11/a.csv"}, {"u": "gs://b/2026-12/a.csv"}])
     assert same_name == [{"u": "…/2026-11/a.csv"}, {"u": "…/2026-12/a.csv"}]
     assert fmt.tell_apart([{"o": "gs://kit-outputs/runs/f/doc-2/"}]) == [{"o": "…/doc-2/"}]
