@@ -117,7 +117,7 @@ def _write_lost(settings: Settings, rid: str, started: datetime) -> None:
     their deadline, and no run.json."""
     bucket = settings.outputs_bucket
     store = storage_for(bucket)
-    meta = contract.output_metadata(started, 3600, 30)
+    meta = contract.output_metadata(started, 3600, 30, VERSION)
     params = {"run_date": f"{started:%Y-%m-%d}", "horizon": 365, "dataset_url": PEYTON}
     pending = contract.pending_record(
         notebook="forecast",

@@ -102,7 +102,7 @@ def test_kit_runs_fits_a_terminal_of_100_columns(fanout: tuple[Settings, list[st
     rows = {line.split()[0]: line for line in lines[1:]}
     failed = rows[run_id(2, 0)]
     assert re.search(r" failed +dataset_url=…\S*csv, … +ValueError: …/\S*…$", failed)
-    assert re.search(r" lost + no run\.json by …$", rows[run_id(3, 0)])
+    assert re.search(r" lost +dataset_url=…\S*csv, … +no run\.json by …$", rows[run_id(3, 0)])
     assert "dataset_url=…les.csv" in rows[run_id(1, 1)]  # the end of the file name
     assert "gs://" not in text
     model = rows[run_id(2, 1).replace("3fa2c1d", "9be07a1")]
