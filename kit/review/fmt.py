@@ -67,13 +67,14 @@ def number(val: float) -> str:
     return f"{val:,.4g}"
 
 
+_SPACE = re.compile(r"\s")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^\.{0,2}/|^~/|^…/")
 
 
 def is_path(text: str) -> bool:
     """A URL (gs://..., https://...) or a file path (/..., ./..., ~/..., or …/ once cut)
     without spaces; "2026/11/23" is not one."""
-    return bool(_URL.match(text)) and not any(c.isspace() for c in text)
+    return _URL.match(text) is not None and _SPACE.search(text) is None
 
 
 def path(text: str, width: int) -> str:
@@ -154,7 +155,8 @@ def tell_apart(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     paths: dict[str, set[str]] = {}
     for row in rows:
         for key, val in row.items():
-            values.setdefault(key, set()).add(json.dumps(val, sort_keys=True, default=str))
+            seen = json.dumps(val, sort_keys=True, default=str) if _nested(val) else repr(val)
+            values.setdefault(key, set()).add(seen)
             if isinstance(val, str) and is_path(val):
                 paths.setdefault(key, set()).add(val)
     short = {key: _tails(found) for key, found in paths.items()}
@@ -168,6 +170,10 @@ def tell_apart(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         order = sorted(row, key=rank)  # stable: record order among equals
         shown.append({k: _short(short, k, row[k]) for k in order})
     return shown
+
+
+def _nested(val: Any) -> bool:
+    return isinstance(val, dict | list | tuple | set)
 
 
 def _short(short: Mapping[str, Mapping[str, str]], key: str, val: Any) -> Any:

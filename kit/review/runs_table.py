@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console
 from rich.text import Text
 
@@ -39,7 +40,7 @@ class Column:
     fitted: Callable[[int], tuple[str, ...]] | None = None
     ratio: int = 1  # of the room the flexible columns share
 
-    @property
+    @cached_property
     def width(self) -> int:
         """The natural width: its widest cell or header."""
         return max(cell_len(c) for c in (self.header, *self.cells))
@@ -123,9 +124,12 @@ def _least(columns: Sequence[Column]) -> int:
     return sum(c.least for c in columns) + GAP * (len(columns) - 1)
 
 
-def fit(runs: Sequence[Run], width: int) -> tuple[list[Column], list[int]]:
-    """The columns that fit in `width` and the width each gets."""
-    columns = runs_columns(runs)
+def fit(
+    runs: Sequence[Run], width: int, columns: list[Column] | None = None
+) -> tuple[list[Column], list[int]]:
+    """The columns (by default `runs_columns(runs)`) that fit in `width`, and the width
+    each gets."""
+    columns = runs_columns(runs) if columns is None else columns
     for narrower in _NARROWER:
         if _least(columns) <= width:
             break
@@ -150,40 +154,42 @@ def fit(runs: Sequence[Run], width: int) -> tuple[list[Column], list[int]]:
     ], widths
 
 
-def _line(cells: Sequence[Text], widths: Sequence[int]) -> Text:
-    line = Text()
-    for n, (cell, width) in enumerate(zip(cells, widths, strict=True)):
-        last = n == len(cells) - 1
-        cell.truncate(width, overflow="ellipsis", pad=not last)
-        line.append_text(cell)
-        if not last:
-            line.append(" " * GAP)
-    return line
+def _cut(text: str, width: int, pad: bool) -> str:
+    """The text in `width` cells: cut with '…' (rich's ellipsis overflow), or padded."""
+    size = cell_len(text)
+    if size > width:
+        return set_cell_size(text, width - 1) + "…" if width > 0 else ""
+    return text + " " * (width - size) if pad else text
 
 
 def print_runs(console: Console, runs: Sequence[Run], *, wide: bool = False) -> list[str]:
     """Print the listing, one line per run; on a terminal (unless `wide`), fitted to its
     width. Returns the headers left out to fit (empty when nothing was)."""
-    if wide or not console.is_terminal:
-        columns = runs_columns(runs)
-        widths = [c.width for c in columns]
-    else:
-        columns, widths = fit(runs, console.width)
+    every = runs_columns(runs)
+    if not console.is_terminal:  # plain text, whole, no trailing spaces (fast: no styles)
+        widths = [c.width for c in every]
+        rows = zip(*((c.header, *c.cells) for c in every), strict=True)
+        text = "\n".join(
+            (GAP * " ").join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows
+        )
+        console.file.write(text + "\n")
+        return []
+    columns, widths = (every, [c.width for c in every]) if wide else fit(runs, console.width, every)
     status = next((i for i, c in enumerate(columns) if c.header == "STATUS"), -1)
-    lines = [_line([Text(c.header, style="bold") for c in columns], widths)]
-    for row in range(len(runs)):
-        cells = [
-            Text(c.cells[row], style=STATUS_STYLES.get(c.cells[row], "") if i == status else "")
-            for i, c in enumerate(columns)
-        ]
-        lines.append(_line(cells, widths))
-    if not console.is_terminal:  # plain text, no trailing spaces
-        console.file.write("\n".join(line.plain.rstrip() for line in lines) + "\n")
-    else:
+    last = len(columns) - 1
+    listing = Text()
+    for row in range(-1, len(runs)):
+        line = Text()
+        for i, (column, width) in enumerate(zip(columns, widths, strict=True)):
+            cell = column.header if row < 0 else column.cells[row]
+            style = "bold" if row < 0 else STATUS_STYLES.get(cell, "") if i == status else ""
+            line.append(_cut(cell, width, i < last) + ("" if i == last else GAP * " "), style)
         if not wide:
-            for line in lines:  # a terminal too narrow for any fit
-                line.truncate(console.width, overflow="ellipsis")
-        console.print(Text("\n").join(lines), soft_wrap=True)
+            line.truncate(console.width, overflow="ellipsis")  # a terminal too narrow for any fit
+        listing.append_text(line)
+        listing.append("\n")
+    console.print(listing, end="", soft_wrap=True)
     shown = {c.header for c in columns}
-    left = [c.header for c in runs_columns(runs) if c.header not in shown]
+    left = [c.header for c in every if c.header not in shown]
     return ["VERSION" if h == "NOTEBOOK@VERSION" and "NOTEBOOK" in shown else h for h in left]
