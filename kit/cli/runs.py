@@ -61,7 +61,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
     "runs",
     cls=_RunsGroup,
     invoke_without_command=True,
-    help="List and inspect runs: kit runs [NAME] [--status S] [--since 7d] [--json].",
+    help="List and inspect runs: kit runs [NAME] [--status S] [--since 7d] [--json] [--wide]; "
+    "on a terminal, one line per run fitted to its width.",
 )
 @click.argument("name", required=False, help="Notebook name (default: every notebook).")
 @click.option(
