@@ -49,8 +49,22 @@ class PreconditionFailedError(StorageError):
 
 
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str:
-    """`; did you mean a, b?` naming the closest choices, or "" (the one hint in messages)."""
+    """`; did you mean a, b?` naming the closest choices, or "" (the one hint in messages).
+
+    Choices that start with `word` come first (`r3` -> `r3-bad-holdout`, however long
+    the rest), then those difflib finds close (`faild` -> `failed`); each group closest
+    first, as difflib ranks them.
+    """
     import difflib
 
-    close = difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)
-    return f"; did you mean {', '.join(close)}?" if close else ""
+    options = list(dict.fromkeys(choices))
+
+    def closeness(choice: str) -> tuple[float, str]:
+        return difflib.SequenceMatcher(None, word, choice).ratio(), choice
+
+    folded = word.casefold()
+    started = [c for c in options if folded and c != word and c.casefold().startswith(folded)]
+    close = difflib.get_close_matches(word, options, n=n, cutoff=0.5)
+    ranked = sorted(started, key=closeness, reverse=True)
+    picked = list(dict.fromkeys([*ranked, *close]))[:n]
+    return f"; did you mean {', '.join(picked)}?" if picked else ""

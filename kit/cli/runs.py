@@ -61,7 +61,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
     "runs",
     cls=_RunsGroup,
     invoke_without_command=True,
-    help="List and inspect runs: kit runs [NAME] [--status S] [--since 7d] [--json].",
+    help="List and inspect runs: kit runs [NAME] [--status S] [--since 7d] [--json] [--wide]; "
+    "on a terminal, one line per run fitted to its width.",
 )
 @click.argument("name", required=False, help="Notebook name (default: every notebook).")
 @click.option(
@@ -77,6 +78,12 @@ def _split(values: tuple[str, ...]) -> list[str]:
     help="Continue a listing after the position it printed (the next N runs).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run records as JSON.")
+@click.option(
+    "--wide",
+    "-w",
+    is_flag=True,
+    help="Every column whole, however wide (default on a terminal: fit its width).",
+)
 @click.pass_context
 def app(
     ctx: click.Context,
@@ -86,16 +93,20 @@ def app(
     limit: int | None,
     after: str | None,
     as_json: bool,
+    wide: bool,
 ) -> None:
     """List runs newest first, a page at a time with -n (the next page: --after).
 
-    A listing reads the bucket's run index, not the records. A run with an output notebook
-    but no run.json is running until its deadline (start + timeout + grace), then lost.
+    One line per run: on a terminal, long parameters, metrics and reasons are cut with '…'
+    and the least needed columns left out to fit its width (said on stderr); --wide and
+    piped output print every column whole. A listing reads the bucket's run index, not the
+    records. A run with an output notebook but no run.json is running until its deadline
+    (start + timeout + grace), then lost.
     """
     if ctx.invoked_subcommand is not None:
         return
     from kit.review.listing import parse_since
-    from kit.review.show import print_runs
+    from kit.review.runs_table import print_runs
 
     store = _store()
     statuses = _split(status)
@@ -114,7 +125,13 @@ def app(
             records = [r.to_json() for r in store.complete(page.runs)]
             sys.stdout.write(json.dumps(records, indent=2, default=str) + "\n")
         else:
-            print_runs(out(), page.runs)
+            left_out = print_runs(out(), page.runs, wide=wide)
+            if left_out:
+                err().print(
+                    f"kit: {', '.join(left_out)} left out to fit {out().width} columns "
+                    "(--wide shows every column)",
+                    style="dim",
+                )
         sys.stdout.flush()
     except BrokenPipeError:
         _quiet_broken_pipe()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,16 +59,20 @@ def runs(
     """Runs of a notebook (or of all notebooks), newest first, one row each.
 
     Columns: run_id, notebook, version, status, started_at / finished_at (UTC datetimes),
-    duration_seconds, parameters (dict), reason, output_url, then one column per scalar
-    metric. `status` filters ("failed" or a list), `since` is "7d", "12h" or a datetime,
-    `limit` keeps the newest N. Reads the bucket's run index, not every record.
+    duration_seconds, parameters (dict), reason, output_url; then one column per
+    parameter, `param_<name>` (nested dicts flattened as `param_<name>.<key>`; kit's own
+    output_prefix left out); then one column per scalar metric. Whole numbers stay whole:
+    int64, or Int64 where some runs have none. `status` filters ("failed" or a list),
+    `since` is "7d", "12h" or a datetime, `limit` keeps the newest N. Reads the bucket's run
+    index, not every record.
     """
     import pandas as pd
 
     moment = parse_since(since) if isinstance(since, str) else since
     found = _store(settings).list(name, statuses=_statuses(status), since=moment, limit=limit)
     rows: list[dict[str, Any]] = []
-    metric_names: dict[str, None] = {}
+    params: dict[str, None] = {}
+    metrics: dict[str, None] = {}
     for run in found:
         row: dict[str, Any] = {
             "run_id": run.run_id,
@@ -82,16 +86,56 @@ def runs(
             "reason": run.reason,
             "output_url": run.output_url,
         }
+        for key, val in _flat(run.effective_parameters(), PARAM_PREFIX).items():
+            params.setdefault(key, None)
+            row[key] = val
         for key, val in run.scalar_metrics().items():
-            column = key if key not in BASE_COLUMNS else f"metric_{key}"
-            metric_names.setdefault(column, None)
+            column = key if key not in BASE_COLUMNS and key not in params else f"metric_{key}"
+            metrics.setdefault(column, None)
             row[column] = val
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=[*BASE_COLUMNS, *metric_names])
+    columns = [*BASE_COLUMNS, *params, *metrics]
+    frame = pd.DataFrame(
+        {c: _typed([row.get(c) for row in rows]) for c in columns}, columns=columns
+    )
     for column in ("started_at", "finished_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["duration_seconds"] = frame["duration_seconds"].astype("float64")
     return frame
+
+
+PARAM_PREFIX = "param_"
+
+
+def _flat(mapping: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """{"a": {"b": 1}} as {"<prefix>a.b": 1}, as pandas.json_normalize names nested keys
+    (kept here: json_normalize would make whole numbers with gaps floats before we look)."""
+    flat: dict[str, Any] = {}
+    for key, val in mapping.items():
+        if isinstance(val, Mapping) and val:
+            flat.update(_flat(val, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = val
+    return flat
+
+
+def _typed(values: list[Any]) -> Any:
+    """A column's values as the dtype they share: int64 (Int64 with gaps) for whole
+    numbers, float64 for numbers, bool (boolean with gaps), else objects as they are."""
+    import pandas as pd
+
+    present = [v for v in values if v is not None]
+    gaps = len(present) < len(values)
+    if not present:
+        return pd.Series(values, dtype=object)
+    if all(isinstance(v, bool) for v in present):
+        return pd.array(values, dtype="boolean") if gaps else pd.Series(values, dtype=bool)
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        with suppress(OverflowError, TypeError):  # beyond int64: kept as Python ints
+            return pd.array(values, dtype="Int64") if gaps else pd.Series(values, dtype="int64")
+    elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return pd.Series([float("nan") if v is None else v for v in values], dtype="float64")
+    return pd.Series(values, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -122,7 +166,7 @@ class LoadedRun:
         return self.run.status
 
     def __repr__(self) -> str:
-        metrics = fmt.pairs(self.run.headline(), width=12)
+        metrics = fmt.metric_pairs(self.run.headline(), width=12)
         return (
             f"LoadedRun({self.run.notebook}/{self.run.run_id}, {self.run.status}, "
             f"{len(self.notebook.cells)} cells{', ' + metrics if metrics else ''})"

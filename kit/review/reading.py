@@ -144,7 +144,7 @@ class Reader:
                 VERSION_META: str(summary.get("version") or ""),
             }
         )
-        return pending(
+        run = pending(
             notebook=name,
             run_id=run_id,
             record_url=record_url,
@@ -154,6 +154,13 @@ class Reader:
             has_output=output is not None,
             position=position,
         )
+        # What it was started with, as its index entry says (a listing shows it, running
+        # or lost, like any run's).
+        params = summary.get("parameters")
+        if isinstance(params, dict):
+            given = tuple(str(k) for k in summary.get("overridden") or ())
+            run = dataclasses.replace(run, parameters=params, overridden=given)
+        return run
 
     def _stat(self, url: str) -> ObjectInfo | None:
         try:

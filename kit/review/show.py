@@ -1,8 +1,8 @@
-"""Runs in the terminal: the listing table and one run's record, metrics and failure (rich)."""
+"""One run in the terminal: its record, metrics and failure (rich); the listing is
+kit.review.runs_table."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -28,53 +28,6 @@ STATUS_STYLES = {
 def status_text(status: str) -> Text:
     """The status, coloured."""
     return Text(status, style=STATUS_STYLES.get(status, ""))
-
-
-COLUMNS = ("RUN ID", "NOTEBOOK@VERSION", "STATUS", "STARTED", "DURATION", "PARAMETERS", "METRICS")
-
-
-def runs_rows(runs: Sequence[Run]) -> list[tuple[str, ...]]:
-    """One row of short cells per run: what `kit runs` prints."""
-    rows: list[tuple[str, ...]] = []
-    for run in runs:
-        started = fmt.moment(run.started_at)
-        if run.started_at is None and run.updated_at is not None:
-            started = f"(updated {fmt.moment(run.updated_at)})"
-        rows.append(
-            (
-                run.run_id,
-                run.ref,
-                run.status,
-                started,
-                fmt.duration(run.duration_seconds),
-                fmt.pairs(run.chosen_parameters(), width=24, limit=4),
-                fmt.pairs(run.headline(), width=12),
-            )
-        )
-    return rows
-
-
-def print_runs(console: Console, runs: Sequence[Run]) -> None:
-    """Aligned columns, status coloured on a terminal (fast for thousands of runs)."""
-    rows = [COLUMNS, *runs_rows(runs)]
-    last = len(COLUMNS) - 1
-    widths = [max(len(row[i]) for row in rows) for i in range(last)]
-    if not console.is_terminal:  # plain text, no trailing spaces
-        lines = (
-            "  ".join(
-                [*(c.ljust(w) for c, w in zip(r[:last], widths, strict=True)), r[last]]
-            ).rstrip()
-            for r in rows
-        )
-        console.file.write("\n".join(lines) + "\n")
-        return
-    text = Text()
-    for n, row in enumerate(rows):
-        for i, cell in enumerate(row):
-            style = "bold" if n == 0 else STATUS_STYLES.get(cell, "") if i == 2 else ""
-            text.append(cell if i == last else cell.ljust(widths[i]) + "  ", style=style)
-        text.append("\n")
-    console.print(text, end="", soft_wrap=True)
 
 
 def _facts(run: Run) -> Text:

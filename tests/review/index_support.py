@@ -35,11 +35,11 @@ def write_run(
     bucket = settings.outputs_bucket
     store = storage_for(bucket)
     output = contract.run_url(bucket, name, run_id, contract.OUTPUT_FILE)
+    fields.setdefault("reason", None if status == "succeeded" else f"{status} on purpose")
     record = v2_record(
         run_id=run_id,
         notebook=name,
         status=status,
-        reason=None if status == "succeeded" else f"{status} on purpose",
         output_url=output,
         started_at=contract.iso(started),
         finished_at=contract.iso(started + timedelta(seconds=61)),

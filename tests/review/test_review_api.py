@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pandas as pd
 import pytest
+from fanout_support import PEYTON, RETAIL, SERIES, write_fanout
+from gcs_support import fresh_settings
 from review_support import ReviewRuns
 
 import kit
+from kit import dev
 from kit.errors import NotFoundError
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_runs_is_a_dataframe_newest_first(review_env: ReviewRuns) -> None:
@@ -40,6 +48,63 @@ def test_runs_is_a_dataframe_newest_first(review_env: ReviewRuns) -> None:
     lost = frame.set_index("run_id").loc["lost-1"]
     assert lost["status"] == "lost"
     assert "no run.json by its deadline" in lost["reason"]
+
+
+def test_runs_has_a_column_per_parameter_and_whole_numbers_stay_whole(
+    review_env: ReviewRuns,
+) -> None:
+    frame = kit.runs("demo").set_index("run_id")
+    params = [c for c in frame.columns if c.startswith("param_")]
+    assert params == ["param_horizon", "param_fail", "param_sleep"]
+    assert list(frame.columns).index("param_sleep") < list(frame.columns).index("mape")
+    assert frame["param_horizon"].dtype == "Int64"  # whole numbers, with gaps:
+    assert pd.isna(frame.loc["running-1", "param_horizon"])  # (a run with no record here)
+    assert frame.loc["ok-b", "param_horizon"] == 9
+    assert frame.loc["hist-03", "param_horizon"] == 9  # kit 0.1's records too
+    assert frame["param_fail"].dtype == "boolean"  # the old records have none: a gap
+    assert frame.loc["fail-1", "param_fail"]
+    assert pd.isna(frame.loc["hist-01", "param_fail"])
+    assert frame["param_sleep"].dtype == "float64"
+    assert frame["n_train"].dtype == "Int64"  # failed and running runs recorded none
+    assert frame.loc["ok-b", "n_train"] == 36
+    assert pd.isna(frame.loc["fail-1", "n_train"])
+    assert frame["mape"].dtype == "float64"
+    assert frame["param_horizon"].sum() > 0  # analysable as numbers
+
+
+def test_readme_plots_one_line_per_series_in_time_order(
+    gcs_server: dev.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README's plotting example, run as written against fan-out runs of `forecast`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    settings = fresh_settings(gcs_server, prefix="plot")
+    write_fanout(settings)
+    for key in ("KIT_MODULES_BUCKET", "KIT_OUTPUTS_BUCKET", "KIT_DATA_BUCKET"):
+        monkeypatch.setenv(key, getattr(settings, key[4:].lower()))
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    example = next(b for b in blocks if ".plot(" in b)
+    plt.close("all")
+    exec(compile(example, "README.md", "exec"), {})  # our own README, as a user runs it
+    axes = plt.gca()
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    assert set(lines) == {PEYTON, RETAIL}  # one line per dataset, in the legend
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == sorted(lines)
+    for series in SERIES:
+        line = lines[series.url]
+        times = list(line.get_xdata())
+        assert times == sorted(times)  # in time order, not newest first
+        succeeded = series.mape[:2] if series.url == PEYTON else series.mape
+        assert list(line.get_ydata()) == pytest.approx(list(succeeded))
+    frame = kit.runs("forecast")
+    assert frame["param_dataset_url"].notna().all()  # the lost run's too (its index entry)
+    assert frame["param_horizon"].dtype == "int64"
+    assert frame["holdout_rows"].dtype == "Int64"  # the failed and the lost run have none
+    assert frame["n_train"].dropna().tolist() == [259, 258, 2726, 257, 2725]
+    plt.close("all")
 
 
 def test_runs_filters_and_all_notebooks(review_env: ReviewRuns) -> None:

@@ -171,6 +171,8 @@ def test_html_renders_the_record_above_the_notebook(
         (("runs", "show", "sale", "ok-1"), "did you mean sales?"),
         (("runs", "diff", "demo", "ok-a", "ok-c"), "did you mean ok-"),
         (("runs", "html", "demo", "hist-1"), "did you mean hist-01"),
+        (("runs", "show", "demo", "killed"), "did you mean killed-1?"),  # a prefix
+        (("runs", "sal"), "did you mean sales?"),
         (("runs", "--status", "faild"), "did you mean failed"),
         (("runs", "--since", "yesterday"), "7d"),
     ],

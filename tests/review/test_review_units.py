@@ -12,7 +12,7 @@ import pytest
 from record_support import v1_record, v2_record
 
 from kit.config import Settings
-from kit.errors import UsageError
+from kit.errors import UsageError, did_you_mean
 from kit.review import chart, fmt
 from kit.review.diff import MISSING, changes
 from kit.review.failure import failure_of, strip_ansi
@@ -159,8 +159,70 @@ def test_formatting() -> None:
     assert fmt.value([{"a": 1}, {"a": 2}]) == "table of 2 rows"
     assert fmt.value("x" * 50, 10) == "x" * 9 + "…"
     assert fmt.pairs({"a": 1, "b": "s", "c": None}, limit=2) == "a=1, b=s, …"
+    assert fmt.one_line("ValueError: bad\n  input") == "ValueError: bad input"
+    assert fmt.one_line("x" * 30, 10) == "x" * 9 + "…"
+    reason = "ValueError: gs://kit-data/p/peyton.csv: 2905 rows (see https://x.org/a/b)"
+    assert fmt.one_line(reason, urls=False) == "ValueError: …/peyton.csv: 2905 rows (see …/b)"
+
+
+def test_numbers_are_formatted_for_people() -> None:
+    assert fmt.number(459912) == "459,912"
+    assert fmt.number(459912.4) == "459,912"  # not 4.599e+05
+    assert fmt.number(-98765.4) == "-98,765"
+    assert fmt.number(3.66512) == "3.665"
+    assert fmt.number(36.0) == "36"
+    assert fmt.number(0.000012) == "1.2e-05"
+    assert fmt.number(float("nan")) == "nan"
+    assert fmt.value(459912.4) == "459,912"
+    assert fmt.value(20261123) == "20261123"  # a parameter's digits may be a date or an id
+    assert fmt.metric(459912) == "459,912"
+    assert fmt.metric_pairs({"rows": 459912, "mape": 3.66512}) == "rows=459,912, mape=3.665"
+
+
+def test_urls_keep_the_end_that_tells_runs_apart() -> None:
+    url = "gs://kit-data/prophet-examples/example_wp_log_peyton_manning.csv"
+    assert fmt.value(url) == "…/example_wp_log_peyton_manning.csv"
+    assert fmt.value(url, 60) == "…/prophet-examples/example_wp_log_peyton_manning.csv"
+    assert fmt.value(url, 24) == "…_log_peyton_manning.csv"
+    assert fmt.value(url, 100) == url
+    assert fmt.value("2026/11/23/a-long-value-that-is-no-path", 12) == "2026/11/23/…"
+    rows = fmt.tell_apart(
+        [
+            {"run_date": "2026-11-23", "horizon": 365, "dataset_url": url, "seed": 1},
+            {"run_date": "2026-11-30", "horizon": 24, "dataset_url": "gs://b/p/retail.csv"},
+            {"run_date": "2026-12-07", "horizon": 24, "dataset_url": "gs://b/p/retail.csv"},
+        ]
+    )
+    # The series first (a URL before others as few), then a value per run, then the shared.
+    assert [list(row.items()) for row in rows] == [
+        [
+            ("dataset_url", "…/example_wp_log_peyton_manning.csv"),
+            ("horizon", 365),
+            ("run_date", "2026-11-23"),
+            ("seed", 1),
+        ],
+        [("dataset_url", "…/retail.csv"), ("horizon", 24), ("run_date", "2026-11-30")],
+        [("dataset_url", "…/retail.csv"), ("horizon", 24), ("run_date", "2026-12-07")],
+    ]
+    assert fmt.tell_apart([{"t": [1, 2]}, {"t": {"a": 1}}]) == [{"t": [1, 2]}, {"t": {"a": 1}}]
+    same_name = fmt.tell_apart([{"u": "gs://b/2026-11/a.csv"}, {"u": "gs://b/2026-12/a.csv"}])
+    assert same_name == [{"u": "…/2026-11/a.csv"}, {"u": "…/2026-12/a.csv"}]
+    assert fmt.tell_apart([{"o": "gs://kit-outputs/runs/f/doc-2/"}]) == [{"o": "…/doc-2/"}]
     assert short_version("20261123T101500Z-0123456789ab") == "20261123T1015 · 0123456"
     assert short_version("adhoc-0123456789ab") == "adhoc-0123456789ab"
+
+
+def test_did_you_mean_offers_prefix_matches_then_close_ones() -> None:
+    ids = ["r1-ok", "r2-ok", "r3-bad-holdout", "r30"]
+    assert did_you_mean("r3", ids) == "; did you mean r30, r3-bad-holdout?"
+    assert did_you_mean("R3-BAD", ids) == "; did you mean r3-bad-holdout?"  # any case
+    assert did_you_mean("faild", ["failed", "succeeded"]) == "; did you mean failed?"
+    daily = [f"daily-202611{d}" for d in range(20, 30)]
+    assert did_you_mean("daily-2026112", daily) == (
+        "; did you mean daily-20261129, daily-20261128, daily-20261127?"
+    )
+    assert did_you_mean("", ids) == ""
+    assert did_you_mean("zzz", ids) == ""
 
 
 def _record(**fields: Any) -> bytes:
