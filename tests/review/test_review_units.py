@@ -13,12 +13,13 @@ from record_support import v1_record, v2_record
 
 from kit.config import Settings
 from kit.errors import UsageError
-from kit.review import chart, fmt
+from kit.review import fmt
 from kit.review.diff import MISSING, changes
 from kit.review.failure import failure_of, strip_ansi
 from kit.review.record import Run, parse_record
-from kit.review.render import short_version
 from kit.review.server import is_loopback, make_server
+from kit.review.web import chart
+from kit.review.web.jinja import render, short_version
 
 TRACEBACK = [
     "\x1b[31m----\x1b[39m",
@@ -204,12 +205,14 @@ def test_chart_svg_escapes_and_links_points() -> None:
     assert chart.numeric_metrics(runs) == ["m<x>"]
     pts = chart.points(runs, "m<x>")
     assert [p.value for p in pts] == [1.0, 2.0, 3.0]
-    svg = chart.svg("m<x>", pts, lambda r: f"/runs/nb/{r.run_id}")
+    series_of, labels = chart.group(runs, str)
+    assert labels == ["all runs"]
+    svg = render("chart.svg", chart=chart.chart("m<x>", runs, series_of, labels))
     assert "m&lt;x&gt;" in svg
     assert "<x>" not in svg
     assert svg.count("<circle") == 3
     assert '<a href="/runs/nb/r1">' in svg
-    assert "no values" in chart.svg("m", [], lambda r: "")
+    assert "no values" in render("chart.svg", chart=chart.chart("m", [], series_of, labels))
 
 
 def test_changes_reports_added_removed_and_changed_keys() -> None:
@@ -239,7 +242,7 @@ def test_server_guards() -> None:
 
 def test_a_run_page_survives_an_unreadable_notebook(tmp_path: Path) -> None:
     from kit.review.listing import RunStore
-    from kit.review.pages import ReviewPages
+    from kit.review.web.routes import ReviewPages
 
     folder = tmp_path / "out/runs/nb/r1"
     folder.mkdir(parents=True)
@@ -277,8 +280,8 @@ def test_a_finisher_record_shows_its_reason_and_what_the_pod_said(tmp_path: Path
     from rich.console import Console
 
     from kit.review.listing import RunStore
-    from kit.review.pages import ReviewPages
     from kit.review.show import run_details
+    from kit.review.web.routes import ReviewPages
 
     record = v2_record(**FINISHED, run_id="r9", notebook="hog")
     folder = tmp_path / "outputs" / "runs" / "hog" / "r9"
@@ -298,3 +301,34 @@ def test_a_finisher_record_shows_its_reason_and_what_the_pod_said(tmp_path: Path
     shown = console.export_text()
     assert "reason      pod OOMKilled at the 64Mi memory limit" in shown
     assert "kubernetes  recorded by the Airflow finisher" in shown
+
+
+def test_the_inline_notebook_keeps_what_notebooks_show_and_escapes_what_runs() -> None:
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from kit.review.web.notebook import notebook_cells
+
+    html = "<table><tr><th>a</th></tr><tr><td onclick='steal()'>1</td></tr></table>"
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# Title\n*text* <script>alert(1)</script>"),
+            new_code_cell(
+                "1",
+                outputs=[
+                    new_output(
+                        "display_data",
+                        data={"text/html": html + "<meta http-equiv=refresh content=0>"},
+                    )
+                ],
+            ),
+        ]
+    )
+    cells = notebook_cells(nb)
+    assert '<h1 id="Title">Title' in cells
+    assert "<em>text</em>" in cells
+    assert "<th>a</th>" in cells
+    assert "<script" not in cells
+    assert "onclick" not in cells
+    assert "<meta" not in cells
+    assert 'id="cell-1"' in cells
+    assert 'id="cell-2"' in cells
