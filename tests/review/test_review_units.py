@@ -332,3 +332,74 @@ def test_the_inline_notebook_keeps_what_notebooks_show_and_escapes_what_runs() -
     assert "<meta" not in cells
     assert 'id="cell-1"' in cells
     assert 'id="cell-2"' in cells
+
+
+def _fan_out_run(
+    run_id: str, day: int, dataset: str, mape: float, status: str = "succeeded"
+) -> Any:
+    params = {"dataset_url": f"gs://kit-data/examples/{dataset}.csv", "run_date": f"2026-11-2{day}"}
+    record = v2_record(
+        run_id=run_id,
+        notebook="nb",
+        status=status,
+        started_at=f"2026-11-2{day}T06:00:00.000000Z",
+        parameters={**params, "horizon": 30},
+        overridden=["dataset_url", "run_date"],
+        metrics={"mape": mape},
+    )
+    return parse_record(
+        json.dumps(record).encode(),
+        notebook="nb",
+        run_id=run_id,
+        record_url="",
+        output_url="",
+        has_output=True,
+    )
+
+
+def test_runs_fall_into_series_by_the_parameters_that_repeat_not_by_dates() -> None:
+    runs = [
+        _fan_out_run(f"r{day}{name}", day, name, mape)
+        for day in (1, 2, 3)
+        for name, mape in (("peyton", 3.0 + day / 10), ("retail", 12.0))
+    ]
+    assert chart.series_keys(runs) == ["dataset_url"]  # run_date changes every day
+    series_of, labels = chart.group(runs, lambda v: str(v).rsplit("/", 1)[-1])
+    assert labels == ["dataset_url=peyton.csv", "dataset_url=retail.csv"]
+    drawn = chart.chart("mape", runs, series_of, labels)
+    assert [len(s.points) for s in drawn.series] == [3, 3]
+    assert [s.latest.value if s.latest else None for s in drawn.series] == [3.3, 12.0]
+    # A sweep, each run its own value: one series.
+    sweep = [_fan_out_run(f"s{d}", d, f"set{d}", 1.0) for d in (1, 2, 3)]
+    assert chart.series_keys(sweep) == []
+    assert chart.group(sweep, str)[1] == ["all runs"]
+
+
+def test_latest_is_the_newest_succeeded_run_of_its_series() -> None:
+    runs = [
+        _fan_out_run("a", 1, "peyton", 3.1),
+        _fan_out_run("b", 2, "peyton", 3.2),
+        _fan_out_run("c", 3, "peyton", 40.0, status="failed"),
+        _fan_out_run("d", 3, "retail", 12.0),
+    ]
+    series_of, labels = chart.group(runs, str)
+    drawn = chart.chart("mape", runs, series_of, labels)
+    peyton = drawn.series[0]
+    assert peyton.latest is not None
+    assert (peyton.latest.run.run_id, peyton.latest.value) == ("b", 3.2)
+    assert len(peyton.line.split()) == 2  # the line joins succeeded runs only
+
+
+def test_axis_ticks_are_round_numbers_and_calendar_days() -> None:
+    lo, hi, ticks = chart.value_ticks(455_000.0, 512_400.0)
+    assert [label for _, label in ticks] == ["440,000", "460,000", "480,000", "500,000", "520,000"]
+    assert (lo, hi) == (440_000, 520_000)
+    assert [label for _, label in chart.value_ticks(0.81, 0.87)[2]][:2] == ["0.80", "0.82"]
+    days = chart.time_ticks(
+        datetime(2026, 11, 20, 3, tzinfo=UTC), datetime(2026, 12, 1, 9, tzinfo=UTC)
+    )
+    assert [label for _, label in days] == ["23 Nov", "26 Nov", "29 Nov"]
+    hours = chart.time_ticks(
+        datetime(2026, 11, 20, 3, tzinfo=UTC), datetime(2026, 11, 20, 9, tzinfo=UTC)
+    )
+    assert [label for _, label in hours] == ["03:00", "05:00", "07:00", "09:00"]
