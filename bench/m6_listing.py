@@ -361,7 +361,7 @@ def _old(stage: Stage) -> dict[str, Any]:
 REVIEW_SCRIPT = (
     "from kit.config import load_settings\n"
     "from kit.review.listing import RunStore\n"
-    "from kit.review.pages import ReviewPages\n"
+    "from kit.review.web.routes import ReviewPages\n"
     "page = ReviewPages(RunStore(load_settings())).handle([], {})\n"
     "assert page.status == 200, page.body[:300]\n"
 )

@@ -258,7 +258,7 @@ def html(name: str, run_id: str, output: Path | None) -> None:
     """Render a run as one static HTML page: the run record on top, the notebook below."""
     from kit.errors import KitError
     from kit.review.failure import failure_of
-    from kit.review.html import run_html
+    from kit.review.web.notebook import run_html
 
     store = _store()
     run = store.get(name, run_id)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 
+from kit import templating
 from kit.catalog import Manifest
 
 
@@ -49,22 +49,4 @@ class Published:
         return f"{what} {self.ref} {self.url}{tail}"
 
     def _repr_html_(self) -> str:
-        esc = html.escape
-        params = ", ".join(p.name for p in self.manifest.parameters)
-        rows = [
-            ("notebook", esc(self.name)),
-            ("version", f"<code>{esc(self.version)}</code>"),
-            ("url", f"<code>{esc(self.url)}</code>"),
-            ("latest", "yes" if self.is_latest else f"no, latest is {esc(str(self.latest))}"),
-            ("publisher", esc(self.manifest.publisher)),
-            ("parameters", esc(params or "none")),
-        ]
-        body = "".join(
-            f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
-            for k, v in rows
-        )
-        colour = " style='color:#a15c00'" if self.warnings else ""
-        return (
-            f"<div class='kit-published'><strong{colour}>{esc(self.title)}</strong>"
-            f"<table>{body}</table></div>"
-        )
+        return templating.render("kit.publishing", "published.html", published=self)

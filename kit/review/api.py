@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from kit.config import Settings, load_settings
@@ -14,11 +13,10 @@ from kit.errors import KitError
 from kit.review import fmt
 from kit.review.cache import default_dir
 from kit.review.failure import Failure, failure_of
-from kit.review.html import record_html
 from kit.review.lab import Opened, open_here
 from kit.review.listing import RunStore, parse_since
 from kit.review.record import Run
-from kit.review.styles import RECORD_CSS
+from kit.review.web.jinja import render
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -173,14 +171,13 @@ class LoadedRun:
         )
 
     def _repr_html_(self) -> str:
-        html = f"<style>{RECORD_CSS}</style>" + record_html(self.run, self.failure, link=False)
-        if self.lab_copy is not None:
-            href, shown = escape(self.lab_href, quote=True), escape(self.lab_copy.api_path)
-            html += (
-                f"<p class='kit-lab'><a href='{href}'>Open the executed notebook in "
-                f"JupyterLab</a> (a read-only copy: <code>{shown}</code>)</p>"
-            )
-        return html
+        return render(
+            "loaded_run.html",
+            run=self.run,
+            failure=self.failure,
+            copy=self.lab_copy,
+            href=self.lab_href,
+        )
 
 
 def load_run(name: str, run_id: str, *, settings: Settings | None = None) -> LoadedRun:

@@ -97,6 +97,120 @@ def _comparable(nb: NotebookNode) -> NotebookNode:
     return clean
 
 
+@dataclass(frozen=True)
+class CellChange:
+    """One cell that differs between two runs' notebooks, as nbdime aligned them.
+
+    kind: "added" (only in b), "removed" (only in a) or "changed". `lines` is the source,
+    line by line, tagged " " (same), "-" (a only) or "+" (b only); the outputs of each side
+    are given when they differ.
+    """
+
+    kind: str
+    cell_type: str
+    number_a: int | None
+    number_b: int | None
+    lines: list[tuple[str, str]]
+    outputs_a: list[Any] = field(default_factory=list)
+    outputs_b: list[Any] = field(default_factory=list)
+    outputs_changed: bool = False
+
+
+def _source_lines(before: str, entries: list[Any]) -> list[tuple[str, str]]:
+    """A cell's source diff (nbdime's line operations) as tagged lines."""
+    import nbdime
+
+    left = before.splitlines(keepends=True)
+    out: list[tuple[str, str]] = []
+    pos = 0
+    for entry in entries:
+        while pos < entry.key:
+            out.append((" ", left[pos]))
+            pos += 1
+        if entry.op == "addrange":
+            out.extend(("+", line) for line in entry.valuelist)
+        elif entry.op == "removerange":
+            out.extend(("-", line) for line in left[pos : pos + entry.length])
+            pos += entry.length
+        elif entry.op == "patch":  # one line edited: nbdime diffs its characters
+            edited = "".join(nbdime.patch(list(left[pos]), entry.diff))
+            out.extend([("-", left[pos]), ("+", edited)])
+            pos += 1
+    out.extend((" ", line) for line in left[pos:])
+    return [(tag, line.rstrip("\n")) for tag, line in out]
+
+
+def cell_changes(a: NotebookNode, b: NotebookNode) -> list[CellChange]:
+    """The cells that differ (sources and outputs, as in `cell_diff`), aligned by nbdime."""
+    import nbdime
+
+    left, right = _comparable(a), _comparable(b)
+    entries = {e.key: e for e in nbdime.diff_notebooks(left, right)}
+    cells = entries["cells"].diff if "cells" in entries else []
+    found: list[CellChange] = []
+    pos_a = pos_b = 0
+    for entry in cells:
+        pos_b += entry.key - pos_a  # unchanged cells before this entry
+        pos_a = entry.key
+        if entry.op == "addrange":
+            for cell in entry.valuelist:
+                lines = [("+", line) for line in cell.source.splitlines()]
+                outputs = list(cell.get("outputs", []))
+                found.append(
+                    CellChange(
+                        "added",
+                        cell.cell_type,
+                        None,
+                        number(pos_b),
+                        lines,
+                        [],
+                        outputs,
+                        bool(outputs),
+                    )
+                )
+                pos_b += 1
+        elif entry.op == "removerange":
+            for cell in left.cells[pos_a : pos_a + entry.length]:
+                lines = [("-", line) for line in cell.source.splitlines()]
+                outputs = list(cell.get("outputs", []))
+                found.append(
+                    CellChange(
+                        "removed",
+                        cell.cell_type,
+                        number(pos_a),
+                        None,
+                        lines,
+                        outputs,
+                        [],
+                        bool(outputs),
+                    )
+                )
+                pos_a += 1
+        elif entry.op == "patch":
+            before, after = left.cells[pos_a], right.cells[pos_b]
+            parts = {e.key: e for e in entry.diff}
+            source = parts.get("source")
+            lines = (
+                _source_lines(before.source, source.diff)
+                if source is not None and source.op == "patch"
+                else [(" ", line) for line in before.source.splitlines()]
+            )
+            found.append(
+                CellChange(
+                    "changed",
+                    after.cell_type,
+                    number(pos_a),
+                    number(pos_b),
+                    lines,
+                    list(before.get("outputs", [])),
+                    list(after.get("outputs", [])),
+                    "outputs" in parts,
+                )
+            )
+            pos_a, pos_b = pos_a + 1, pos_b + 1
+    return found
+
+
 def cell_diff(a: NotebookNode, b: NotebookNode, *, color: bool = False) -> str:
     """nbdime's diff of cell sources and outputs, as text ("" when none)."""
     import nbdime

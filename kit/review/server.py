@@ -18,14 +18,14 @@ import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from kit.config import Settings
 from kit.errors import KitError, NotFoundError, UsageError
 from kit.review import lab
 from kit.review.cache import default_dir
 from kit.review.listing import RunStore
-from kit.review.pages import Response, ReviewPages
+from kit.review.web.routes import Response, ReviewPages
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -77,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self.pages.error(421, "this page is served on loopback only")
         split = urlsplit(self.path)
         parts = [unquote(p) for p in split.path.split("/") if p]
-        query = dict(parse_qsl(split.query))
+        query = parse_qs(split.query)
         try:
             if len(parts) == 4 and parts[0] == "runs" and parts[3] == "lab":
                 return self._open_in_lab(parts[1], parts[2])

@@ -111,3 +111,27 @@ def test_no_activation_scripts_and_no_build_leftovers(image: str) -> None:
         user="0",
     )
     assert out == ""
+
+
+def test_kits_templates_and_stylesheets_are_in_the_image(image: str) -> None:
+    # Package data (pyproject's package-data globs): a template missing from the wheel
+    # would only show as a TemplateNotFound on a page.
+    wanted = sorted(
+        str(p.relative_to(ROOT))
+        for folder in ("templates", "static")
+        for p in (ROOT / "kit").rglob(f"{folder}/**/*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
+    assert "kit/review/web/templates/chart.svg" in wanted
+    listed = in_image(
+        image,
+        "cd \"$(python -c 'import kit, pathlib; print(pathlib.Path(kit.__file__).parents[1])')\""
+        " && find kit -path '*/templates/*' -type f -o -path '*/static/*' -type f | sort",
+    )
+    assert listed.split() == wanted
+    shown = in_image(
+        image,
+        'python -c "from kit import templating; print(templating.render('
+        "'kit.review.web', 'error.html', code=404, message='<b>x</b>', bucket='gs://b'))\"",
+    )
+    assert "&lt;b&gt;x&lt;/b&gt;" in shown  # autoescaped

@@ -7,7 +7,11 @@ Notebook `demo` (two ad-hoc versions) and `sales`:
   demo/lost-1 (the same, past its deadline), sales/ok-1 (succeeded), sales/slow-1
   (timed_out), and eight older demo records (hist-01..08) for the charts beside a copy of
   ok-a's executed notebook: hist-01..04 as kit 0.1 wrote them (schema 1), the others
-  "kit.run/2".
+  "kit.run/2". Succeeded runs write forecast.csv and forecast.png into their folder and
+  show the plot.
+Notebook `forecast`: records of a fan-out over two datasets (FAN_OUT), three days each,
+  the newest Peyton Manning run failed (after recording a mape), beside a copy of
+  sales/ok-1's executed notebook: the charts' series.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ def _notebook(title: str, fit_comment: str) -> nbformat.NotebookNode:
         new_code_cell(
             "horizon = 7  # periods to forecast\n"
             "fail = False  # raise in the fit cell\n"
-            "sleep = 0.0  # seconds to sleep after fitting",
+            "sleep = 0.0  # seconds to sleep after fitting\n"
+            "output_prefix = ''  # where the files go (kit run sets it to the run's folder)",
             metadata={"tags": ["parameters"]},
         ),
         new_code_cell(
@@ -72,6 +77,17 @@ def _notebook(title: str, fit_comment: str) -> nbformat.NotebookNode:
             "kit.record('n_train', len(values))\n"
             "kit.record('forecast_tail', [{'step': i, 'yhat': level + i} for i in range(3)])\n"
             "print(f'level={level:.2f}')"
+        ),
+        new_code_cell(
+            "import io\n\nimport fsspec\nimport matplotlib.pyplot as plt\n\n"
+            "fig, ax = plt.subplots(figsize=(6, 2.5))\n"
+            "ax.plot(values, label='history')\nax.set_title('forecast level')\n"
+            "png = io.BytesIO()\nfig.savefig(png, format='png', dpi=80)\n"
+            "with fsspec.open(output_prefix + 'forecast.csv', 'w') as out:\n"
+            "    out.write('step,yhat\\n' + ''.join(f'{i},{level + i}\\n' for i in range(3)))\n"
+            "with fsspec.open(output_prefix + 'forecast.png', 'wb') as out:\n"
+            "    out.write(png.getvalue())\n"
+            "plt.show()"
         ),
     ]
     return nb
@@ -163,6 +179,51 @@ def _history(settings: Settings, template_id: str, count: int = 8) -> list[str]:
     return ids
 
 
+PEYTON = "gs://kit-data/prophet-examples/example_wp_log_peyton_manning.csv"
+RETAIL = "gs://kit-data/prophet-examples/example_retail_sales.csv"
+FAN_OUT = ((PEYTON, 365, 3.6), (RETAIL, 24, 11.8))  # dataset, horizon, mape level
+
+
+def _fan_out(settings: Settings, template: tuple[str, str], days: int = 3) -> list[str]:
+    """Runs of notebook `forecast` as a fan-out DAG makes them: one per dataset and day."""
+    store = storage_for(settings.outputs_bucket)
+    source = settings.url("outputs_bucket", "runs", *template)
+    record: dict[str, Any] = json.loads(store.read(f"{source}/run.json"))
+    failed_url = settings.url("outputs_bucket", "runs", "demo", "fail-1", "run.json")
+    failed: dict[str, Any] = json.loads(store.read(failed_url))
+    notebook = store.read(f"{source}/output.ipynb")
+    base = settings.url("outputs_bucket", "runs", "forecast")
+    today = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    ids = []
+    for day in range(days):
+        started = today - timedelta(days=days - day)
+        for item, (dataset, horizon, level) in enumerate(FAN_OUT):
+            run_id = f"scheduled-{started:%Y%m%d}-m{item}"
+            newest_peyton = day == days - 1 and item == 0
+            at = started + timedelta(minutes=item)
+            fields = {
+                "run_id": run_id,
+                "notebook": "forecast",
+                "output_url": f"{base}/{run_id}/output.ipynb",
+                "started_at": at.isoformat().replace("+00:00", "Z"),
+                "finished_at": (at + timedelta(seconds=30)).isoformat().replace("+00:00", "Z"),
+                "duration_seconds": 30.0,
+                "parameters": {
+                    "dataset_url": dataset,
+                    "run_date": f"{started:%Y-%m-%d}",
+                    "horizon": horizon,
+                },
+                "overridden": ["dataset_url", "run_date", "horizon"],
+                "metrics": {"mape": 40.0 if newest_peyton else round(level + 0.1 * day, 3)},
+            }
+            # The newest Peyton Manning run failed after recording a mape: "latest" skips it.
+            kept = failed if newest_peyton else record
+            store.write(f"{base}/{run_id}/output.ipynb", notebook)
+            store.write(f"{base}/{run_id}/run.json", json.dumps({**kept, **fields}).encode())
+            ids.append(run_id)
+    return ids
+
+
 def make_runs(server: dev.Server, work: Path) -> ReviewRuns:
     """Make every run (see the module docstring) in fresh buckets; returns where they are."""
     settings = fresh_settings(server, prefix="rv")
@@ -226,6 +287,7 @@ def make_runs(server: dev.Server, work: Path) -> ReviewRuns:
         metadata=output_metadata(now - timedelta(hours=3), timeout=3600, grace=30),
     )
     _history(settings, "ok-a")
+    _fan_out(settings, ("sales", "ok-1"))
     # Those were written as kit 0.1 wrote them, and without kit run: the migration indexes them.
     reindex(settings)
     return runs

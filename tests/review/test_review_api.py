@@ -40,7 +40,9 @@ def test_runs_is_a_dataframe_newest_first(review_env: ReviewRuns) -> None:
     assert frame.iloc[-1]["run_id"] == "hist-01"
     ok_b = frame.set_index("run_id").loc["ok-b"]
     assert ok_b["status"] == "succeeded"
-    assert ok_b["parameters"] == {"horizon": 9, "fail": False, "sleep": 0.0}  # defaults too
+    params = dict(ok_b["parameters"])
+    assert params.pop("output_prefix").endswith("/runs/demo/ok-b/")  # set by kit run
+    assert params == {"horizon": 9, "fail": False, "sleep": 0.0}  # defaults too
     assert ok_b["mape"] == pytest.approx(2.9)
     running = frame.set_index("run_id").loc["running-1"]
     assert running["status"] == "running"
@@ -108,9 +110,11 @@ def test_readme_plots_one_line_per_series_in_time_order(
 
 
 def test_runs_filters_and_all_notebooks(review_env: ReviewRuns) -> None:
-    assert list(kit.runs(status="failed")["run_id"]) == ["fail-1"]
+    failed = list(kit.runs(status="failed")["run_id"])
+    assert failed[0] == "fail-1"
+    assert [r[:10] for r in failed[1:]] == ["scheduled-"]  # notebook forecast's fan-out
     assert set(kit.runs(status=["killed", "timed_out"])["run_id"]) == {"killed-1", "slow-1"}
-    assert set(kit.runs()["notebook"]) == {"demo", "sales"}
+    assert set(kit.runs()["notebook"]) == {"demo", "sales", "forecast"}
     recent = kit.runs("demo", since="1d")
     assert not recent["run_id"].str.startswith("hist-").any()
     empty = kit.runs("sales", status="failed")

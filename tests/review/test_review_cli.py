@@ -86,7 +86,7 @@ def test_show_a_failed_run_prints_the_failing_cell_and_traceback(
     # Source cells: 1 markdown, 2 parameters, 3 load, 4 fit (In [2] was the injected cell).
     assert (
         "Failed at cell 4, In [4]: ValueError: holdout is larger than the data (28 rows); "
-        "1 later code cell did not run"
+        "2 later code cells did not run"
     ) in out
     assert "def fit(values):" in out  # the cell's source
     assert "Traceback (most recent call last)" in out

@@ -26,8 +26,8 @@ from kit.cli.main import main
 from kit.config import Settings
 from kit.errors import NotFoundError, UsageError
 from kit.review.listing import RunStore
-from kit.review.pages import ReviewPages
 from kit.review.reindex import reindex
+from kit.review.web.routes import ReviewPages
 from kit.storage import storage_for
 from kit.storage.index import StorageIndex, is_indexed
 

@@ -13,12 +13,13 @@ from record_support import v1_record, v2_record
 
 from kit.config import Settings
 from kit.errors import UsageError, did_you_mean
-from kit.review import chart, fmt
+from kit.review import fmt
 from kit.review.diff import MISSING, changes
 from kit.review.failure import failure_of, strip_ansi
 from kit.review.record import Run, parse_record
-from kit.review.render import short_version
 from kit.review.server import is_loopback, make_server
+from kit.review.web import chart
+from kit.review.web.jinja import render, short_version
 
 TRACEBACK = [
     "\x1b[31m----\x1b[39m",
@@ -266,12 +267,14 @@ def test_chart_svg_escapes_and_links_points() -> None:
     assert chart.numeric_metrics(runs) == ["m<x>"]
     pts = chart.points(runs, "m<x>")
     assert [p.value for p in pts] == [1.0, 2.0, 3.0]
-    svg = chart.svg("m<x>", pts, lambda r: f"/runs/nb/{r.run_id}")
+    series_of, labels = chart.group(runs, str)
+    assert labels == ["all runs"]
+    svg = render("chart.svg", chart=chart.chart("m<x>", runs, series_of, labels))
     assert "m&lt;x&gt;" in svg
     assert "<x>" not in svg
     assert svg.count("<circle") == 3
     assert '<a href="/runs/nb/r1">' in svg
-    assert "no values" in chart.svg("m", [], lambda r: "")
+    assert "no values" in render("chart.svg", chart=chart.chart("m", [], series_of, labels))
 
 
 def test_changes_reports_added_removed_and_changed_keys() -> None:
@@ -301,7 +304,7 @@ def test_server_guards() -> None:
 
 def test_a_run_page_survives_an_unreadable_notebook(tmp_path: Path) -> None:
     from kit.review.listing import RunStore
-    from kit.review.pages import ReviewPages
+    from kit.review.web.routes import ReviewPages
 
     folder = tmp_path / "out/runs/nb/r1"
     folder.mkdir(parents=True)
@@ -339,8 +342,8 @@ def test_a_finisher_record_shows_its_reason_and_what_the_pod_said(tmp_path: Path
     from rich.console import Console
 
     from kit.review.listing import RunStore
-    from kit.review.pages import ReviewPages
     from kit.review.show import run_details
+    from kit.review.web.routes import ReviewPages
 
     record = v2_record(**FINISHED, run_id="r9", notebook="hog")
     folder = tmp_path / "outputs" / "runs" / "hog" / "r9"
@@ -360,3 +363,105 @@ def test_a_finisher_record_shows_its_reason_and_what_the_pod_said(tmp_path: Path
     shown = console.export_text()
     assert "reason      pod OOMKilled at the 64Mi memory limit" in shown
     assert "kubernetes  recorded by the Airflow finisher" in shown
+
+
+def test_the_inline_notebook_keeps_what_notebooks_show_and_escapes_what_runs() -> None:
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from kit.review.web.notebook import notebook_cells
+
+    html = "<table><tr><th>a</th></tr><tr><td onclick='steal()'>1</td></tr></table>"
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# Title\n*text* <script>alert(1)</script>"),
+            new_code_cell(
+                "1",
+                outputs=[
+                    new_output(
+                        "display_data",
+                        data={"text/html": html + "<meta http-equiv=refresh content=0>"},
+                    )
+                ],
+            ),
+        ]
+    )
+    cells = notebook_cells(nb)
+    assert '<h1 id="Title">Title' in cells
+    assert "<em>text</em>" in cells
+    assert "<th>a</th>" in cells
+    assert "<script" not in cells
+    assert "onclick" not in cells
+    assert "<meta" not in cells
+    assert 'id="cell-1"' in cells
+    assert 'id="cell-2"' in cells
+
+
+def _fan_out_run(
+    run_id: str, day: int, dataset: str, mape: float, status: str = "succeeded"
+) -> Any:
+    params = {"dataset_url": f"gs://kit-data/examples/{dataset}.csv", "run_date": f"2026-11-2{day}"}
+    record = v2_record(
+        run_id=run_id,
+        notebook="nb",
+        status=status,
+        started_at=f"2026-11-2{day}T06:00:00.000000Z",
+        parameters={**params, "horizon": 30},
+        overridden=["dataset_url", "run_date"],
+        metrics={"mape": mape},
+    )
+    return parse_record(
+        json.dumps(record).encode(),
+        notebook="nb",
+        run_id=run_id,
+        record_url="",
+        output_url="",
+        has_output=True,
+    )
+
+
+def test_runs_fall_into_series_by_the_parameters_that_repeat_not_by_dates() -> None:
+    runs = [
+        _fan_out_run(f"r{day}{name}", day, name, mape)
+        for day in (1, 2, 3)
+        for name, mape in (("peyton", 3.0 + day / 10), ("retail", 12.0))
+    ]
+    assert chart.series_keys(runs) == ["dataset_url"]  # run_date changes every day
+    series_of, labels = chart.group(runs, lambda v: str(v).rsplit("/", 1)[-1])
+    assert labels == ["dataset_url=peyton.csv", "dataset_url=retail.csv"]
+    drawn = chart.chart("mape", runs, series_of, labels)
+    assert [len(s.points) for s in drawn.series] == [3, 3]
+    assert [s.latest.value if s.latest else None for s in drawn.series] == [3.3, 12.0]
+    # A sweep, each run its own value: one series.
+    sweep = [_fan_out_run(f"s{d}", d, f"set{d}", 1.0) for d in (1, 2, 3)]
+    assert chart.series_keys(sweep) == []
+    assert chart.group(sweep, str)[1] == ["all runs"]
+
+
+def test_latest_is_the_newest_succeeded_run_of_its_series() -> None:
+    runs = [
+        _fan_out_run("a", 1, "peyton", 3.1),
+        _fan_out_run("b", 2, "peyton", 3.2),
+        _fan_out_run("c", 3, "peyton", 40.0, status="failed"),
+        _fan_out_run("d", 3, "retail", 12.0),
+    ]
+    series_of, labels = chart.group(runs, str)
+    drawn = chart.chart("mape", runs, series_of, labels)
+    peyton = drawn.series[0]
+    assert peyton.latest is not None
+    assert (peyton.latest.run.run_id, peyton.latest.value) == ("b", 3.2)
+    assert len(peyton.line.split()) == 2  # the line joins succeeded runs only
+
+
+def test_axis_ticks_are_round_numbers_and_calendar_days() -> None:
+    lo, hi, ticks = chart.value_ticks(455_000.0, 512_400.0)
+    assert [label for _, label in ticks] == ["440,000", "460,000", "480,000", "500,000", "520,000"]
+    assert (lo, hi) == (440_000, 520_000)
+    assert [label for _, label in chart.value_ticks(0.81, 0.87)[2]][:2] == ["0.80", "0.82"]
+    days = chart.time_ticks(
+        datetime(2026, 11, 20, 3, tzinfo=UTC), datetime(2026, 12, 1, 9, tzinfo=UTC)
+    )
+    assert [label for _, label in days] == ["23 Nov", "26 Nov", "29 Nov"]
+    hours = chart.time_ticks(
+        datetime(2026, 11, 20, 3, tzinfo=UTC), datetime(2026, 11, 20, 9, tzinfo=UTC)
+    )
+    assert [label for _, label in hours] == ["03:00", "05:00", "07:00", "09:00"]
