@@ -7,7 +7,11 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from kit.review.record import Run
 
 
 def duration(seconds: float | None) -> str:
@@ -113,6 +117,16 @@ def value(val: Any, width: int = 40) -> str:
     else:
         text = json.dumps(val, default=str)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def file_name(val: Any, width: int = 40) -> str:
+    """A value as `value` shows it, a URL cut to its file name: what names a series of
+    runs (gs://kit-data/prophet-examples/example_retail_sales.csv -> example_retail_sales.csv)."""
+    if isinstance(val, str) and "://" in val:
+        name = urlsplit(val).path.rstrip("/").rsplit("/", 1)[-1]
+        if name:
+            return value(name, width)
+    return value(val, width)
 
 
 def metric(val: Any, width: int = 40) -> str:
@@ -223,3 +237,12 @@ def kubernetes(record: Mapping[str, Any]) -> str:
     if isinstance(k8s.get("limits"), Mapping) and k8s["limits"]:
         parts.append("limits " + ", ".join(f"{k}={v}" for k, v in k8s["limits"].items()))
     return ", ".join(parts)
+
+
+def result(run: Run, metric_width: int = 12) -> str:
+    """What a run came to, for a listing (`kit runs`' RESULT, the review page's list): its
+    first scalar metrics (numbers for people) if it succeeded or is running, else why it
+    ended (the reason: the error of a failed run)."""
+    if run.status not in ("succeeded", "running") and run.reason:
+        return one_line(run.reason, urls=False)
+    return metric_pairs(run.headline(), metric_width)

@@ -51,14 +51,6 @@ class Column:
         return self.width if self.min_width is None else min(self.width, self.min_width)
 
 
-def result(run: Run) -> str:
-    """What a run came to: its first scalar metrics (numbers for people) if it succeeded or
-    is running, else why it ended (the reason: the error of a failed run)."""
-    if run.status not in ("succeeded", "running") and run.reason:
-        return fmt.one_line(run.reason, urls=False)
-    return fmt.metric_pairs(run.headline(), METRIC_WIDTH)
-
-
 def _parameters(params: dict[str, Any], width: int) -> str:
     """k=v, k=v; the first value cut (a URL in its middle) so that it shows in `width`."""
     text = fmt.pairs(params, PARAMETER_WIDTH)
@@ -95,7 +87,7 @@ def runs_columns(runs: Sequence[Run]) -> list[Column]:
             lambda width: tuple(_parameters(p, width) for p in params),
             ratio=3,  # what tells runs apart gets the most
         ),
-        Column("RESULT", tuple(result(run) for run in runs), 20, ratio=2),
+        Column("RESULT", tuple(fmt.result(run, METRIC_WIDTH) for run in runs), 20, ratio=2),
     ]
     return [c for c in columns if c.min_width is None or any(c.cells)]
 

@@ -121,6 +121,25 @@ def test_a_fan_out_draws_one_line_per_item_with_a_legend_and_ticks(base: str) ->
     assert all(re.fullmatch(r"\d{1,2} [A-Z][a-z]{2}", tick) for tick in x_ticks), x_ticks
 
 
+def test_the_list_shows_a_failed_runs_reason_and_the_parameters_that_tell_runs_apart(
+    base: str,
+) -> None:
+    body = get(base + "/?notebook=forecast").body
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    failed = next(row for row in rows if "st-failed" in row and "-m0<" in row)
+    result = re.search(r'<td class="small result">(.*?)</td>', failed, re.S)
+    assert result is not None
+    assert "ValueError" in result[1]  # the reason, not the metrics
+    ok = next(row for row in rows if "st-succeeded" in row)
+    params = re.search(r'<td class="small">(.*?)</td>', ok, re.S)
+    assert params is not None
+    assert params[1].startswith("dataset_url=…/example_"), params[1]
+    assert "gs://kit-data" not in params[1]
+    ok_result = re.search(r'<td class="small result">(.*?)</td>', ok, re.S)
+    assert ok_result is not None
+    assert ok_result[1].startswith("mape=")
+
+
 def test_a_run_page_lists_and_serves_the_files_the_run_wrote(base: str) -> None:
     page = get(base + "/runs/demo/ok-a").body
     files = re.findall(r'<tr class="file" data-name="([^"]+)">', page)

@@ -7,7 +7,6 @@ import functools
 import re
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 from kit import templating
 from kit.review import fmt
@@ -31,16 +30,6 @@ def short_version(version: str | None) -> str:
     return f"{match[1]}T{match[2]} · {match[3][:7]}" if match else version
 
 
-def short_value(val: Any, width: int = 40) -> str:
-    """A value as fmt.value shows it, a URL shortened to its file name (what tells runs
-    apart: gs://kit-data/prophet-examples/example_retail_sales.csv -> example_retail_sales.csv)."""
-    if isinstance(val, str) and "://" in val:
-        name = urlsplit(val).path.rstrip("/").rsplit("/", 1)[-1]
-        if name:
-            return fmt.value(name, width)
-    return fmt.value(val, width)
-
-
 @functools.cache
 def environment() -> Any:
     """kit.templating's environment of this package, with the filters (built once)."""
@@ -49,7 +38,8 @@ def environment() -> Any:
         duration=fmt.duration,
         moment=fmt.moment,
         value=fmt.value,
-        short_value=short_value,
+        result=fmt.result,
+        metric_pairs=fmt.metric_pairs,
         pairs=fmt.pairs,
         kubernetes=fmt.kubernetes,
         size=fmt.size,

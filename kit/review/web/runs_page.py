@@ -9,10 +9,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from kit.errors import UsageError, did_you_mean
+from kit.review import fmt
 from kit.review.listing import RunStore
 from kit.review.record import STATUSES, Run
 from kit.review.web import chart
-from kit.review.web.jinja import render, short_value
+from kit.review.web.jinja import render
 
 PAGE_ROWS = 50
 
@@ -48,6 +49,8 @@ def runs_page(
         status_filters=_filter_links(STATUSES, status, lambda s: href(notebook, s)),
         charts=[charts(n, [r for r in runs if r.notebook == n]) for n in charted],
         rows=runs,
+        # What tells the runs apart shows first and whole (as in `kit runs`).
+        shown_parameters=fmt.tell_apart([r.chosen_parameters() for r in runs]),
         next_href=href(notebook, status, page.after) if page.after else None,
         newest_href=href(notebook, status) if after else None,
     )
@@ -55,7 +58,7 @@ def runs_page(
 
 def charts(notebook: str, runs: list[Run]) -> dict[str, Any]:
     """A notebook's charts, one per numeric metric, sharing its series and their colours."""
-    series_of, labels = chart.group(runs, lambda v: short_value(v, 48))
+    series_of, labels = chart.group(runs, lambda v: fmt.file_name(v, 48))
     return {
         "notebook": notebook,
         "charts": [
