@@ -38,8 +38,22 @@ args = sys.argv[1:]
 params = {{args[i + 1]: args[i + 2] for i, a in enumerate(args) if a == "-p"}}
 started = time.time()
 print("fake kit started", flush=True)
+met = None
+if "meet" in params:
+    # A rendezvous: each process marks its start in the folder `meet` names, then waits
+    # (at most 120 s) until `meet_count` have started. Only processes running at the same
+    # time can all meet; one after another, the first gives up.
+    folder = params["meet"]
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, str(os.getpid())), "w").close()
+    until = time.monotonic() + 120
+    while len(os.listdir(folder)) < int(params["meet_count"]) and time.monotonic() < until:
+        time.sleep(0.1)
+    met = len(os.listdir(folder)) >= int(params["meet_count"])
 time.sleep(float(params.get("sleep", "0")))
-record = {{"argv": args, "env": dict(os.environ), "started": started, "finished": time.time()}}
+record = {{
+    "argv": args, "env": dict(os.environ), "started": started, "finished": time.time(), "met": met
+}}
 with open("invocation.json", "w") as out:
     json.dump(record, out)
 print("fake kit done", flush=True)
