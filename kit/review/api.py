@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from kit.config import Settings, load_settings
 from kit.errors import KitError
-from kit.review import fmt
+from kit.review import formatting as fmt
 from kit.review.cache import default_dir
 from kit.review.failure import Failure, failure_of
 from kit.review.lab import Opened, open_here
 from kit.review.listing import RunStore, parse_since
-from kit.review.record import Run
+from kit.review.run_view import Run
 from kit.review.web.jinja import render
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kit.cells import is_added, number
 from kit.metrics import METRIC_MIME
 from kit.review.failure import strip_ansi
-from kit.review.record import Run
+from kit.review.run_view import Run
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -264,7 +264,7 @@ def compare(
 
 
 def _show(value: Any) -> str:
-    from kit.review import fmt
+    from kit.review import formatting as fmt
 
     return "(absent)" if value is MISSING else fmt.value(value, 60)
 

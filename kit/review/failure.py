@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit.review.record import Run
+from kit.review.run_view import Run
 from kit.run_contract import (
     FAILED,
     KILLED,

@@ -30,7 +30,7 @@ from urllib.parse import quote
 from kit import labs
 from kit.errors import KitError, NotFoundError
 from kit.review.listing import RunStore
-from kit.review.record import Run
+from kit.review.run_view import Run
 
 FOLDER = "runs"
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

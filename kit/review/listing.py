@@ -24,7 +24,7 @@ from kit.config import Settings
 from kit.errors import NotFoundError, UsageError, did_you_mean
 from kit.review.cache import RecordCache
 from kit.review.reading import Found, Reader
-from kit.review.record import (
+from kit.review.run_view import (
     OUTPUT_FILE,
     RECORD_FILE,
     RUNNING,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kit.errors import KitError
 from kit.review.listing import RunStore
-from kit.review.record import Run
+from kit.review.run_view import Run
 
 
 def target(dest: Path, run: Run) -> Path:

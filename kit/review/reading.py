@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from kit.errors import NotFoundError
 from kit.review.cache import RecordCache
-from kit.review.record import Run, from_summary, parse_record, pending
+from kit.review.run_view import Run, from_summary, parse_record, pending
 from kit.run_contract import (
     DEADLINE_META,
     KEY_SEP,

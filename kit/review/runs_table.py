@@ -20,8 +20,8 @@ from rich.cells import cell_len, set_cell_size
 from rich.console import Console
 from rich.text import Text
 
-from kit.review import fmt
-from kit.review.record import Run
+from kit.review import formatting as fmt
+from kit.review.run_view import Run
 from kit.review.show import STATUS_STYLES
 
 GAP = 2  # spaces between columns

@@ -10,9 +10,9 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from kit.review import fmt
+from kit.review import formatting as fmt
 from kit.review.failure import Failure
-from kit.review.record import Run, is_scalar
+from kit.review.run_view import Run, is_scalar
 
 STATUS_STYLES = {
     "succeeded": "green",

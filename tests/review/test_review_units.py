@@ -13,10 +13,10 @@ from record_support import v1_record, v2_record
 
 from kit.config import Settings
 from kit.errors import UsageError, did_you_mean
-from kit.review import fmt
+from kit.review import formatting as fmt
 from kit.review.diff import MISSING, changes
 from kit.review.failure import failure_of, strip_ansi
-from kit.review.record import Run, parse_record
+from kit.review.run_view import Run, parse_record
 from kit.review.server import is_loopback, make_server
 from kit.review.web import chart
 from kit.review.web.jinja import render, short_version

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from kit.errors import NotFoundError, did_you_mean
 from kit.review.listing import RunStore
-from kit.review.record import Run
+from kit.review.run_view import Run
 from kit.run_contract import OUTPUT_FILE, RECORD_FILE
 
 # Shown in the browser; everything else is sent as an attachment (and with nosniff).

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kit.review.record import Run
+from kit.review.run_view import Run
 
 WIDTH, HEIGHT = 340, 160
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 50, 12, 10, 24

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from kit.errors import NotFoundError, UsageError
 from kit.review.diff import MISSING, cell_changes, compare
 from kit.review.listing import RunStore
-from kit.review.record import Run
+from kit.review.run_view import Run
 from kit.review.web.jinja import render
 
 

@@ -9,8 +9,8 @@ from importlib import resources
 from typing import Any
 
 from kit import templating
-from kit.review import fmt
-from kit.review.record import Run
+from kit.review import formatting as fmt
+from kit.review.run_view import Run
 from kit.run_contract import review_path
 
 PACKAGE = "kit.review.web"

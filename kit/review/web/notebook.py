@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from kit.cells import number, source_index
 from kit.review.failure import Failure
-from kit.review.record import Run
+from kit.review.run_view import Run
 from kit.review.web.jinja import PACKAGE, render, stylesheet
 
 if TYPE_CHECKING:

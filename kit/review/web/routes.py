@@ -20,7 +20,7 @@ from typing import Any
 
 from kit.errors import NotFoundError, UsageError
 from kit.review.listing import RunStore
-from kit.review.record import Run
+from kit.review.run_view import Run
 from kit.review.web import run_page
 from kit.review.web.compare_page import compare_page
 from kit.review.web.jinja import render, run_href, stylesheet

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from kit.errors import UsageError
 from kit.review.failure import Failure, failure_of
 from kit.review.listing import RunStore
-from kit.review.record import Run
+from kit.review.run_view import Run
 from kit.review.web import artifacts
 from kit.review.web.jinja import render
 from kit.review.web.notebook import notebook_cells, notebook_html

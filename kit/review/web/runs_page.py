@@ -9,9 +9,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from kit.errors import UsageError, did_you_mean
-from kit.review import fmt
+from kit.review import formatting as fmt
 from kit.review.listing import RunStore
-from kit.review.record import STATUSES, Run
+from kit.review.run_view import STATUSES, Run
 from kit.review.web import chart
 from kit.review.web.jinja import render
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from kit.review.record import Run
+    from kit.review.run_view import Run
 
 
 def duration(seconds: float | None) -> str:
