@@ -29,12 +29,13 @@ export UV_CACHE_DIR ?= $(CURDIR)/.kit/uv-cache
 
 IMAGE ?= kit-runtime:local
 
-.PHONY: help env demo test lint typecheck pytest bench lab lock clean dev-up dev-down image \
-	image-for-tests
+.PHONY: help env demo test test-fast lint typecheck pytest bench lab lock clean dev-up dev-down \
+	image image-for-tests
 
 help:
 	@echo "make demo   - embedded GCS + run the forecast notebook (installs what it needs)"
 	@echo "make test   - lint, type checks and the whole test suite"
+	@echo "make test-fast - the tests without a browser, Airflow, the image or slow runs"
 	@echo "make bench  - benchmark suite (bench/results.md)"
 	@echo "make lab    - JupyterLab on the notebook environment"
 	@echo "make image  - build the runtime image with Docker ($(IMAGE))"
@@ -111,6 +112,12 @@ pytest: env $(BROWSER) image-for-tests
 	$(foreach v,$(AIRFLOW_VERSIONS),$(call dag_tests,$(v)))
 
 test: lint typecheck pytest
+
+# The inner loop: no browser, no Airflow, no image, no slow runs (pytest markers, see
+# tests/conftest.py), no coverage; under two minutes on 2 cores. `make test` runs it all.
+FAST := not (browser or airflow or image or slow)
+test-fast: $(NB_STAMP)
+	$(VENV)/bin/python -m pytest -q -m "$(FAST)"
 
 bench: env
 	$(VENV)/bin/python -m bench
