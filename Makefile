@@ -29,12 +29,13 @@ export UV_CACHE_DIR ?= $(CURDIR)/.kit/uv-cache
 
 IMAGE ?= kit-runtime:local
 
-.PHONY: help env demo test lint typecheck pytest bench lab lock clean dev-up dev-down image \
-	image-for-tests
+.PHONY: help env demo test test-fast lint typecheck pytest bench lab lock clean dev-up dev-down \
+	image image-for-tests
 
 help:
 	@echo "make demo   - embedded GCS + run the forecast notebook (installs what it needs)"
-	@echo "make test   - lint, type checks and the whole test suite"
+	@echo "make test   - lint, type checks and the whole test suite, with kit/'s line coverage"
+	@echo "make test-fast - the tests without a browser, Airflow, the image or slow runs"
 	@echo "make bench  - benchmark suite (bench/results.md)"
 	@echo "make lab    - JupyterLab on the notebook environment"
 	@echo "make image  - build the runtime image with Docker ($(IMAGE))"
@@ -99,18 +100,34 @@ image-for-tests:
 	$(PYTHON) scripts/image.py build --tag $(IMAGE) || { code=$$?; \
 		[ $$code = 3 ] && [ "$${CI:-}" != true ] || exit $$code; }
 
+# kit/'s line coverage (pyproject's [tool.coverage.*]) over both environments' suites:
+# every Python process the tests start is measured too, each into its own file under
+# .kit/coverage, combined and reported at the end; below fail_under the report fails
+# `make test`.
+COVERAGE_DATA := $(CURDIR)/.kit/coverage/data
+
 # One run per environment: tests/dags runs where the DAGs run (Airflow, no notebook deps),
 # once on each Airflow version, one after another.
 define dag_tests
 	@echo "tests/dags on Airflow $(1):"
-	$(call af_venv,$(1))/bin/python -m pytest -q tests/dags
+	COVERAGE_FILE=$(COVERAGE_DATA) $(call af_venv,$(1))/bin/coverage run -m pytest -q tests/dags
 
 endef
 pytest: env $(BROWSER) image-for-tests
-	RUNTIME_IMAGE=$(IMAGE) $(VENV)/bin/python -m pytest -q
+	rm -rf .kit/coverage && mkdir -p .kit/coverage
+	COVERAGE_FILE=$(COVERAGE_DATA) RUNTIME_IMAGE=$(IMAGE) $(VENV)/bin/coverage run -m pytest -q
 	$(foreach v,$(AIRFLOW_VERSIONS),$(call dag_tests,$(v)))
+	$(VENV)/bin/coverage combine --quiet --data-file=$(COVERAGE_DATA)
+	@echo "Line coverage of kit/ (files at 100% not listed):"
+	$(VENV)/bin/coverage report --data-file=$(COVERAGE_DATA)
 
 test: lint typecheck pytest
+
+# The inner loop: no browser, no Airflow, no image, no slow runs (pytest markers, see
+# tests/conftest.py), no coverage; under two minutes on 2 cores. `make test` runs it all.
+FAST := not (browser or airflow or image or slow)
+test-fast: $(NB_STAMP)
+	$(VENV)/bin/python -m pytest -q -m "$(FAST)"
 
 bench: env
 	$(VENV)/bin/python -m bench

@@ -2,7 +2,8 @@
 
 Commands are timed without it; each is run once more with STORAGE_EMULATOR_HOST pointing
 here, to count what it asked the storage for: lists (one per page), object GETs
-(metadata), downloads, uploads.
+(metadata), downloads, uploads; and the most requests it had in flight at once (how
+concurrently a command reads).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class CountingProxy:
     def __init__(self, target: str) -> None:
         self.target = urlsplit(target).netloc
         self.counts: Counter[str] = Counter()
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._lock = threading.Lock()
         proxy = self
 
@@ -49,12 +52,17 @@ class CountingProxy:
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                 conn = http.client.HTTPConnection(proxy.target, timeout=300)
+                with proxy._lock:
+                    proxy.in_flight += 1
+                    proxy.most_in_flight = max(proxy.most_in_flight, proxy.in_flight)
                 try:
                     conn.request(self.command, self.path, body=body, headers=headers)
                     response = conn.getresponse()
                     data = response.read()
                 finally:
                     conn.close()
+                    with proxy._lock:
+                        proxy.in_flight -= 1
                 with proxy._lock:
                     proxy.counts[kind(self.command, self.path)] += 1
                 self.send_response(response.status)
@@ -81,6 +89,12 @@ class CountingProxy:
         with self._lock:
             counts, self.counts = self.counts, Counter()
         return counts
+
+    def take_most_in_flight(self) -> int:
+        """The most requests in flight at once since the last call."""
+        with self._lock:
+            most, self.most_in_flight = self.most_in_flight, self.in_flight
+        return most
 
     def stop(self) -> None:
         self.server.shutdown()

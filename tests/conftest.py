@@ -23,6 +23,18 @@ ROOT = Path(__file__).resolve().parent.parent
 collect_ignore = [] if importlib.util.find_spec("airflow") else ["dags"]
 
 
+# The fast tier's markers that follow from where a test lives (pyproject.toml registers
+# them; modules elsewhere mark themselves): tests/dags runs Airflow, tests/image the image.
+FOLDER_MARKERS = {"dags": "airflow", "image": "image"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(ROOT / "tests").parts[0]
+        if folder in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[folder])
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -102,7 +102,3 @@ class LocalCluster:
     # CoreV1Api
     def patch_namespaced_pod(self, *args: Any, **kwargs: Any) -> None:
         """Labels (the operator marks a pod it has checked): nothing to keep locally."""
-
-    def delete_namespaced_pod(self, *args: Any, **kwargs: Any) -> None:
-        """on_kill's deletion: SIGTERM, then SIGKILL after the grace period."""
-        self.local.terminate()

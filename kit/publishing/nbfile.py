@@ -45,12 +45,6 @@ class NotebookDict(dict[str, Any]):
     def __setattr__(self, key: str, value: Any) -> None:
         self[key] = value
 
-    def __delattr__(self, key: str) -> None:
-        try:
-            del self[key]
-        except KeyError:
-            raise AttributeError(key) from None
-
 
 class Unsupported(Exception):
     """The fast path cannot vouch for this notebook: let nbformat read it."""

@@ -25,6 +25,7 @@ def test_the_makefile_builds_the_versions_kit_offers() -> None:
         assert (ROOT / "requirements" / f"airflow-{version}.txt").is_file()
 
 
+@pytest.mark.airflow  # the environments `make env` builds
 @pytest.mark.parametrize("version", AIRFLOW_VERSIONS)
 def test_each_version_has_its_environment(version: str) -> None:
     python = airflow_python(version)

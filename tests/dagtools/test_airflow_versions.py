@@ -18,6 +18,7 @@ from kit.dagtools.versions import AIRFLOW_VERSIONS, DEFAULT_AIRFLOW, venv_python
 
 ROOT = Path(__file__).resolve().parents[2]
 RENDER = ROOT / "tests" / "dags" / "render_pods.py"
+pytestmark = pytest.mark.airflow
 IN_CLUSTER = """\
 cluster: {mode: in_cluster, namespace: kit-runs, node_pool: pool-2, taint: "pool-2:NoExecute"}
 settings:

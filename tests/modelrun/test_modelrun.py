@@ -96,3 +96,25 @@ def test_as_date_turns_iso_strings_into_dates() -> None:
     assert modelrun.as_date("2026-11-23") == date(2026, 11, 23)
     assert modelrun.as_date(date(2026, 1, 1)) == date(2026, 1, 1)
     assert modelrun.as_date(None) is None
+
+
+def test_the_extension_adds_kit_module_which_binds_the_module_in_the_notebook() -> None:
+    """What the generated notebook's `%load_ext kit.modelrun` and `%%kit_module` cells do,
+    in a real IPython shell."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    try:
+        shell.run_line_magic("load_ext", "kit.modelrun")
+        shell.run_cell_magic("kit_module", "models/mine_c.py mine_c", SOURCE)
+        module = shell.user_ns["mine_c"]
+        assert sys.modules["mine_c"] is module
+        assert module.Model().run(x=4) == 0.25
+        with pytest.raises(ValueError, match=r"^usage: %%kit_module FILE NAME$"):
+            shell.run_cell_magic("kit_module", "models/mine_d.py", SOURCE)
+    finally:
+        sys.modules.pop("mine_c", None)
+        InteractiveShell.clear_instance()

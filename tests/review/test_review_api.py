@@ -127,7 +127,7 @@ def test_runs_filters_and_all_notebooks(review_env: ReviewRuns) -> None:
 def test_load_run_gives_record_metrics_and_notebook(review_env: ReviewRuns) -> None:
     run = kit.load_run("demo", "ok-a")
     assert run.record["schema"] == "kit.run/2"
-    assert run.record["status"] == "succeeded"
+    assert run.record["status"] == run.status == "succeeded"
     assert run.metrics["mape"] == pytest.approx(2.5)
     assert run.metrics["forecast_tail"][0]["step"] == 0
     assert run.notebook.nbformat == 4
@@ -143,6 +143,7 @@ def test_load_run_gives_record_metrics_and_notebook(review_env: ReviewRuns) -> N
 
 def test_load_run_of_a_failed_run_names_the_failure(review_env: ReviewRuns) -> None:
     run = kit.load_run("demo", "fail-1")
+    assert run.status == "failed"
     assert run.failure is not None
     assert run.failure.ename == "ValueError"
     assert "def fit" in run.failure.source

@@ -1,9 +1,10 @@
-"""Many runs: one listing call, concurrent record reads, and the on-disk record cache."""
+"""Many runs without an index: one listing call, each record read once, and the on-disk
+record cache. How fast that is, and how many records are read at once, is measured by the
+bench (measurement 6, runs from before the index), not asserted here."""
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -57,19 +58,16 @@ def many(gcs_server: dev.Server) -> Settings:
     return settings
 
 
-def test_many_runs_one_listing_concurrent_reads(many: Settings) -> None:
+def test_many_runs_one_listing_each_record_read_once(many: Settings) -> None:
     counting = Counting(storage_for(many.outputs_bucket))
     store = RunStore(many, counting)  # type: ignore[arg-type]
-    began = time.monotonic()
     runs = store.list("forecast")
-    elapsed = time.monotonic() - began
     assert len(runs) == RUNS
     assert runs[0].run_id == f"scheduled-{RUNS - 1:05d}"  # newest first
     assert len(counting.lists) == 1
     assert len(counting.reads) == RUNS
+    assert sorted(counting.reads) == sorted(set(counting.reads))  # none read twice
     assert all(u.endswith("/run.json") for u in counting.reads)
-    assert len(counting.threads) > 4
-    assert elapsed < 30, f"listing {RUNS} runs took {elapsed:.1f}s"
     assert len([r for r in runs if r.status == "failed"]) == 8
 
 

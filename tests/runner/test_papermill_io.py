@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kit.errors import StorageError, UsageError
-from kit.runner.papermill_io import OutputWriter
+from kit.runner.papermill_io import OutputWriter, PreparedSource
 from kit.storage import storage_for
 
 
@@ -68,3 +68,26 @@ def test_a_big_save_goes_through_a_file_and_only_the_newest_is_kept(
     assert len(list((tmp_path / "spool").iterdir())) == 1  # the newest save's file alone
     writer.close()
     assert list((tmp_path / "spool").iterdir()) == []
+
+
+def test_papermill_reads_and_lists_a_claimed_output_through_the_writer(tmp_path: Path) -> None:
+    from papermill.iorw import papermill_io
+
+    writer = _writer(tmp_path)
+    writer.claim({"cells": [], "n": 0})
+    writer.register()
+    assert json.loads(papermill_io.read(writer.url)) == {"cells": [], "n": 0}
+    assert papermill_io.listdir(writer.url) == [writer.url]
+
+
+def test_papermill_reads_the_prepared_source_and_may_never_write_it(tmp_path: Path) -> None:
+    from papermill.iorw import papermill_io
+
+    url = str(tmp_path / "modules" / "nb" / "v1" / "notebook.ipynb")  # never stored
+    source = PreparedSource(url, {"cells": [], "nbformat": 4})
+    source.register()
+    assert json.loads(papermill_io.read(url)) == {"cells": [], "nbformat": 4}
+    assert papermill_io.listdir(url) == [url]
+    with pytest.raises(PermissionError, match=r"notebook\.ipynb is a run's source"):
+        papermill_io.write("{}", url)
+    assert not Path(url).exists()
