@@ -60,11 +60,6 @@ class RunDiff:
     metrics: list[Change] = field(default_factory=list)
     cells: str = ""  # nbdime's pretty-printed cell diff; "" when the cells are the same
 
-    @property
-    def identical(self) -> bool:
-        """Nothing but timings differs."""
-        return not (self.fields or self.parameters or self.metrics or self.cells)
-
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
     """Keys added, removed or changed between two mappings, in a stable order."""
