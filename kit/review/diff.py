@@ -118,7 +118,10 @@ def _source_lines(before: str, entries: list[Any]) -> list[tuple[str, str]]:
     left = before.splitlines(keepends=True)
     out: list[tuple[str, str]] = []
     pos = 0
-    for entry in entries:
+    # nbdime puts a replacement's added lines before the removed ones (both at the same key);
+    # show them as a reader expects a replaced line: removed, then added.
+    ordered = sorted(entries, key=lambda e: (e.key, e.op == "addrange"))
+    for entry in ordered:
         while pos < entry.key:
             out.append((" ", left[pos]))
             pos += 1

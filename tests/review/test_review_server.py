@@ -198,8 +198,11 @@ def test_compare_two_runs_shows_parameter_metric_version_and_cell_changes(base: 
     assert len(fit) == 1, cells
     old, new = "# mean level", "# mean level of the whole history"
     old, new = (old, new) if a_first else (new, old)
-    assert f'<span class="line del">-     {old}</span>' in fit[0]
-    assert f'<span class="line add">+     {new}</span>' in fit[0]
+    removed = f'<span class="line del">-     {old}</span>'
+    added = f'<span class="line add">+     {new}</span>'
+    assert removed in fit[0]
+    assert added in fit[0]
+    assert fit[0].index(removed) < fit[0].index(added)  # a replaced line: removed, then added
     assert "<h3>Cell 4" in fit[0]  # numbered as in JupyterLab
     assert "<script" not in body
 
