@@ -95,7 +95,8 @@ def index_attempt(store: OutputsStore, attempt: Attempt, record: dict[str, Any])
     when = parse_time(record.get("started_at")) or parse_time(record.get("finished_at"))
     urls = index_urls(bucket, attempt.notebook, attempt.run_id, when)
     write_index(store, urls, summary(record))
-    store.create(names_prefix(bucket) + attempt.notebook, b"", RECORD_TYPE)
+    # An empty marker, as kit.storage.index.register_name writes it (no JSON body).
+    store.create(names_prefix(bucket) + attempt.notebook, b"", "application/octet-stream")
 
 
 class FinishesAttempts:
